@@ -1,0 +1,1 @@
+"""Adapters: one package per external system (port, real adapters, fake, simulator)."""

@@ -1,0 +1,1 @@
+"""National population registry (CSDLQG về dân cư): port, adapters, fake and simulator."""

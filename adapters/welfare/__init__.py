@@ -1,0 +1,1 @@
+"""Provincial social-welfare databases: port, file and REST sources, fake and simulator."""

@@ -1,0 +1,43 @@
+"""The welfare-source port: lists of beneficiaries as a province exports them, and status back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SourceList:
+    key: str  # stable name of the list at its source ("79/ND20-TCXH/2026-07/26734")
+    programme: str
+    period: str
+    mapping: str  # mapping file that reads it ("canonical" for the canonical template)
+    kind: str  # csv | xlsx | rest | fake
+    version: str  # content version at the source (hash, etag, export timestamp)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the province learns back about one of its rows."""
+
+    source_ref: str
+    state: str
+    reason_code: str | None
+    reason: str | None
+    amount: int | None
+    paid_at: str | None
+
+
+@runtime_checkable
+class WelfareSource(Protocol):
+    name: str
+
+    def lists(self) -> list[SourceList]:
+        """Lists the source currently offers."""
+
+    def rows(self, source: SourceList) -> Iterator[dict[str, object]]:
+        """Raw rows of one list, in the source's own vocabulary (a mapping translates them)."""
+
+    def push_statuses(self, list_key: str, statuses: Sequence[StatusReport]) -> None:
+        """Send per-person status back to the provincial database."""

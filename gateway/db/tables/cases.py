@@ -1,0 +1,67 @@
+"""Reconciliation runs and the mismatch cases officers work through."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, Text, text
+
+from gateway.db.tables._base import ID, Json, created_at, metadata, pk
+
+recon_run = Table(
+    "recon_run",
+    metadata,
+    pk(),
+    Column("kind", String(12), nullable=False),  # full | incremental
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("watermark", String(40)),
+    Column("counts", Json, nullable=False, default=dict),
+    Column("outcome", String(12), nullable=False, default="running"),
+    Column("error", Text),
+)
+
+# A re-run never duplicates an open case: (type, dedup_key) is unique among open cases.
+mismatch_case = Table(
+    "mismatch_case",
+    metadata,
+    pk(),
+    Column("type", String(32), nullable=False),
+    Column("dedup_key", String(160), nullable=False),
+    Column("status", String(10), nullable=False, default="open"),  # open | resolved | closed
+    Column("unit_id", ID, ForeignKey("admin_unit.id")),
+    Column("programme_id", ID, ForeignKey("programme.id")),
+    Column("period", String(7)),
+    Column("person_id", ID, ForeignKey("person.id")),
+    Column("enrollment_id", ID, ForeignKey("enrollment.id")),
+    Column("instruction_id", ID, ForeignKey("payment_instruction.id")),
+    Column("evidence", Json, nullable=False, default=dict),
+    Column("assignee_id", ID, ForeignKey("app_user.id")),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("resolution", String(32)),
+    Column("resolution_reason", Text),
+    Column("opened_run_id", ID, ForeignKey("recon_run.id")),
+    Column("last_seen_run_id", ID, ForeignKey("recon_run.id")),
+    Index(
+        "uq_mismatch_case_open",
+        "type",
+        "dedup_key",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+    Index("ix_mismatch_case_queue", "status", "unit_id", "type", "opened_at"),
+)
+
+case_action = Table(
+    "case_action",
+    metadata,
+    pk(),
+    Column("case_id", ID, ForeignKey("mismatch_case.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Json, nullable=False, default=dict),
+    created_at(),
+    Index("ix_case_action_case", "case_id"),
+)

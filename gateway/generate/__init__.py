@@ -1,0 +1,1 @@
+"""Synthetic, reproducible data: a population and provincial lists with planted defects."""

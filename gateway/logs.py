@@ -1,0 +1,86 @@
+"""Structured JSON logs with personal numbers masked.
+
+Every record passes a filter that masks runs of 9–19 digits (personal IDs, CMND and account
+numbers) as ``079*******45``, in the message and in extra fields — a last line of defence; code
+logs counts and references, never people. zeep's transport logs whole SOAP envelopes at DEBUG,
+so that logger is pinned to WARNING.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+_NUMBER = re.compile(r"(?<!\d)(\d{3})(\d{4,14})(\d{2})(?!\d)")
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+QUIET_LOGGERS = ("zeep.transports", "zeep.wsdl", "zeep.xsd", "urllib3.connectionpool")
+
+
+def mask_numbers(text: str) -> str:
+    return _NUMBER.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_numbers(value)
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 9:
+        return mask_numbers(str(value))
+    return value
+
+
+class MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_numbers(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD:
+                setattr(record, key, _mask(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                body[key] = value
+        if record.exc_info:
+            body["exc"] = mask_numbers(self.formatException(record.exc_info))
+        return json.dumps(body, ensure_ascii=False, default=str)
+
+
+class _GatewayHandler(logging.StreamHandler):
+    """Ours, so a second configure() replaces it instead of stacking handlers."""
+
+
+def configure(level: str = "INFO", *, json_output: bool = True, stream: Any = None) -> None:
+    handler = _GatewayHandler(stream or sys.stderr)
+    handler.addFilter(MaskingFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if json_output
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, _GatewayHandler):
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

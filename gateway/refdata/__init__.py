@@ -1,0 +1,1 @@
+"""Reference data shipped with the gateway: administrative units and the programme catalogue."""

@@ -1,0 +1,1 @@
+"""Protection of personal data and of the gateway's own secrets."""

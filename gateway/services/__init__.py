@@ -1,0 +1,1 @@
+"""Use cases. Services import ports and the domain, never concrete adapters."""

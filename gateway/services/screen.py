@@ -1,0 +1,304 @@
+"""Screening: is this person already paid or enrolled elsewhere, or twice here?
+
+Run at intake and again right before disbursement. The joins are set-based SQL over the tick
+ledger and enrollments (blind-indexed persons, integer keys); only the hits come back to Python,
+to be written as flags an officer resolves. Records without a valid personal ID are matched by
+normalised name + birth year + commune (rapidfuzz) and raised as *possible* duplicates, never
+merged automatically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.orm import aliased
+
+from gateway.db.dialect import insert_ignore
+from gateway.db.tables import admin_unit, enrollment, flag, person, programme, tick
+from gateway.domain.programmes import Claim, resolve_exclusions
+from gateway.domain.states import EnrollmentState, FlagKind
+from gateway.security.vault import Purpose
+from gateway.services.catalogue import load_catalogue
+from gateway.services.context import Services
+
+ACTIVE = (EnrollmentState.PROPOSED, EnrollmentState.VERIFIED, EnrollmentState.APPROVED)
+FUZZY_THRESHOLD = 90
+
+
+@dataclass
+class ScreenSummary:
+    ticked_elsewhere: int = 0
+    enrolled_elsewhere: int = 0
+    exclusive: int = 0
+    possible_duplicates: int = 0
+
+
+def screen(
+    svc: Services,
+    programme_code: str,
+    period: str,
+    *,
+    consult_registry: bool = False,
+    states: Sequence[str] = ACTIVE,
+) -> ScreenSummary:
+    summary = ScreenSummary()
+    now = svc.clock()
+    with svc.db.begin() as conn:
+        prog_id = conn.execute(
+            select(programme.c.id).where(programme.c.code == programme_code)
+        ).scalar_one()
+        summary.ticked_elsewhere = _flag_all(
+            conn, ticked_elsewhere(conn, prog_id, period, states), now
+        )
+        summary.exclusive = _flag_all(conn, exclusive_claims(conn, period, states), now)
+        summary.possible_duplicates = _flag_all(
+            conn, possible_duplicates(conn, prog_id, period, states), now
+        )
+    if consult_registry:
+        summary.enrolled_elsewhere = _registry_enrolled(svc, prog_id, period, states, now)
+    return summary
+
+
+Hit = tuple[int, str, str, dict[str, object]]  # enrollment id, flag kind, detail key, detail
+
+
+def ticked_elsewhere(
+    conn: Connection,
+    programme_id: int,
+    period: str,
+    states: Sequence[str],
+    enrollment_ids: Iterable[int] | None = None,
+) -> list[Hit]:
+    """Active ticks in the same exclusion group and period by another programme or locality."""
+    tick_unit = aliased(admin_unit)
+    query = (
+        select(
+            enrollment.c.id,
+            tick.c.programme_code,
+            tick.c.payment_ref,
+            tick.c.source,
+            tick_unit.c.scheme,
+            tick_unit.c.code,
+        )
+        .join(programme, programme.c.id == enrollment.c.programme_id)
+        .join(
+            tick,
+            and_(
+                tick.c.person_id == enrollment.c.person_id,
+                tick.c.exclusion_group == programme.c.exclusion_group,
+                tick.c.period == enrollment.c.period,
+                tick.c.state == "active",
+            ),
+        )
+        .outerjoin(tick_unit, tick_unit.c.id == tick.c.unit_id)
+        .where(
+            enrollment.c.programme_id == programme_id,
+            enrollment.c.period == period,
+            enrollment.c.state.in_(list(states)),
+            or_(
+                tick.c.programme_code != programme.c.code,
+                tick.c.unit_id.is_(None),
+                tick.c.unit_id != enrollment.c.unit_id,
+            ),
+        )
+    )
+    if enrollment_ids is not None:
+        query = query.where(enrollment.c.id.in_(list(enrollment_ids)))
+    return [
+        (
+            int(r.id),
+            FlagKind.TICKED_ELSEWHERE,
+            f"{r.programme_code}:{r.scheme}:{r.code}",
+            {
+                "programme": r.programme_code,
+                "locality": f"{r.scheme}:{r.code}" if r.code else None,
+                "payment_ref": r.payment_ref,
+                "source": r.source,
+            },
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def exclusive_claims(conn: Connection, period: str, states: Sequence[str]) -> list[Hit]:
+    """Several programmes of one exclusion group for one person and period: keep the highest."""
+    catalogue = load_catalogue(conn)
+    other = aliased(enrollment)
+    other_prog = aliased(programme)
+    query = (
+        select(
+            enrollment.c.id,
+            enrollment.c.person_id,
+            programme.c.code,
+            enrollment.c.amount,
+            programme.c.exclusion_group,
+        )
+        .join(programme, programme.c.id == enrollment.c.programme_id)
+        .join(
+            other,
+            and_(
+                other.c.person_id == enrollment.c.person_id,
+                other.c.period == enrollment.c.period,
+                other.c.id != enrollment.c.id,
+                other.c.state.in_(list(states)),
+            ),
+        )
+        .join(
+            other_prog,
+            and_(
+                other_prog.c.id == other.c.programme_id,
+                other_prog.c.exclusion_group == programme.c.exclusion_group,
+            ),
+        )
+        .where(enrollment.c.period == period, enrollment.c.state.in_(list(states)))
+        .distinct()
+    )
+    claims: dict[tuple[int, str], list[Claim]] = defaultdict(list)
+    for r in conn.execute(query):
+        claims[(r.person_id, r.exclusion_group)].append(Claim(int(r.id), r.code, int(r.amount)))
+    hits: list[Hit] = []
+    for (_, group_code), person_claims in claims.items():
+        decision = resolve_exclusions(person_claims, catalogue.groups[group_code])
+        for loser, winner in decision.excluded:
+            hits.append(
+                (
+                    int(loser.key),
+                    FlagKind.EXCLUSIVE_PROGRAMME,
+                    winner.programme,
+                    {
+                        "kept_programme": winner.programme,
+                        "kept_amount": winner.amount,
+                        "group": group_code,
+                        "policy": catalogue.groups[group_code].policy,
+                    },
+                )
+            )
+    return hits
+
+
+def possible_duplicates(
+    conn: Connection, programme_id: int, period: str, states: Sequence[str]
+) -> list[Hit]:
+    """Records without a personal ID compared by folded name, birth year and commune."""
+    rows = conn.execute(
+        select(
+            enrollment.c.id,
+            enrollment.c.unit_id,
+            person.c.name_key,
+            person.c.birth_year,
+            person.c.pid_index.is_(None).label("no_pid"),
+        )
+        .join(person, person.c.id == enrollment.c.person_id)
+        .where(
+            enrollment.c.programme_id == programme_id,
+            enrollment.c.period == period,
+            enrollment.c.state.in_(list(states)),
+            enrollment.c.unit_id.in_(
+                select(enrollment.c.unit_id)
+                .join(person, person.c.id == enrollment.c.person_id)
+                .where(
+                    enrollment.c.programme_id == programme_id,
+                    enrollment.c.period == period,
+                    person.c.pid_index.is_(None),
+                )
+            ),
+        )
+    ).all()
+    blocks: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+    for r in rows:
+        blocks[(r.unit_id, r.birth_year)].append(r)
+    hits: list[Hit] = []
+    for block in blocks.values():
+        for i, a in enumerate(block):
+            for b in block[i + 1 :]:
+                if not (a.no_pid or b.no_pid):
+                    continue
+                score = fuzz.token_sort_ratio(a.name_key, b.name_key)
+                if score >= FUZZY_THRESHOLD:
+                    for x, y in ((a, b), (b, a)):
+                        hits.append(
+                            (
+                                int(x.id),
+                                FlagKind.POSSIBLE_DUPLICATE,
+                                str(y.id),
+                                {"other_enrollment": int(y.id), "score": round(score)},
+                            )
+                        )
+    return hits
+
+
+def _registry_enrolled(
+    svc: Services, programme_id: int, period: str, states: Sequence[str], now: dt.datetime
+) -> int:
+    """Ask the registry (SPDCI IBR "enrolled") about each candidate; flag other programmes."""
+    with svc.db.read() as conn:
+        rows = conn.execute(
+            select(
+                enrollment.c.id,
+                person.c.pid_enc,
+                programme.c.code,
+                programme.c.exclusion_group,
+                admin_unit.c.scheme,
+                admin_unit.c.code.label("unit_code"),
+            )
+            .join(person, person.c.id == enrollment.c.person_id)
+            .join(programme, programme.c.id == enrollment.c.programme_id)
+            .join(admin_unit, admin_unit.c.id == enrollment.c.unit_id)
+            .where(
+                enrollment.c.programme_id == programme_id,
+                enrollment.c.period == period,
+                enrollment.c.state.in_(list(states)),
+                person.c.pid_enc.is_not(None),
+            )
+        ).all()
+    hits: list[Hit] = []
+    for r in rows:
+        own = (r.code, f"{r.scheme}:{r.unit_code}")
+        for e in svc.registry.enrolled(svc.vault.decrypt(r.pid_enc, Purpose.PID)):
+            if e.exclusion_group not in (None, r.exclusion_group) or e.period not in (None, period):
+                continue
+            if (e.programme, e.locality) == own:
+                continue  # our own enrollment, as the registry knows it
+            hits.append(
+                (
+                    int(r.id),
+                    FlagKind.ENROLLED_ELSEWHERE,
+                    f"{e.programme}:{e.locality}",
+                    {
+                        "programme": e.programme,
+                        "locality": e.locality,
+                        "status": e.status,
+                        "period": e.period,
+                    },
+                )
+            )
+    with svc.db.begin() as conn:
+        return _flag_all(conn, hits, now)
+
+
+def _flag_all(conn: Connection, hits: Sequence[Hit], now: dt.datetime) -> int:
+    if not hits:
+        return 0
+    stmt = insert_ignore(conn, flag)
+    for start in range(0, len(hits), 500):
+        conn.execute(
+            stmt,
+            [
+                {
+                    "enrollment_id": eid,
+                    "kind": kind,
+                    "detail_key": key[:80],
+                    "detail": detail,
+                    "status": "open",
+                    "created_at": now,
+                }
+                for eid, kind, key, detail in hits[start : start + 500]
+            ],
+        )
+    return len({h[0] for h in hits})

@@ -1,0 +1,249 @@
+"""Typed settings, read once from ``ANSINH_*`` environment variables.
+
+Nothing here connects anywhere or reads a key file: settings hold *values and paths*; the
+composition root (``gateway.bootstrap``) turns them into engines, sessions and adapters.
+Every variable is listed in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PREFIX = "ANSINH_"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; raised at start-up, never later."""
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    max_retries: int = 3
+    backoff_base: float = 0.2
+    backoff_max: float = 5.0
+    max_concurrency: int = 16
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    backend: str = "fake"  # fake | soap | rest
+    url: str | None = None
+    wsdl_url: str | None = None
+    mapping: str = "registry/default.toml"
+    xroad_client: str | None = None  # INSTANCE/CLASS/MEMBER/SUBSYSTEM
+    xroad_service: str | None = None
+    xroad_user_id: str | None = None
+    wsse_sign: bool = False
+    mtls: bool = False
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    batch_size: int = 200
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    backend: str = "fake"  # fake | bank_rest | iso20022 | postoffice
+    bank_url: str | None = None
+    postoffice_url: str | None = None
+    callback_base_url: str | None = None
+    mtls: bool = False
+    unknown_deadline_seconds: int = 3600
+    sender_id: str = "ansinh-gateway"
+
+
+@dataclass(frozen=True)
+class WelfareSettings:
+    backend: str = "fake"  # fake | rest | files
+    url: str | None = None
+    inbox_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret_key: str | None = None
+    pii_key: bytes | None = None  # 32 bytes, AES-256-GCM
+    blind_index_key: bytes | None = None  # 32 bytes, HMAC-SHA256
+    certs_dir: Path = Path("certs/dev")
+    signing_key_id: str = "ansinh-dev-1"
+    session_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    http: HttpSettings = field(default_factory=HttpSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
+    welfare: WelfareSettings = field(default_factory=WelfareSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL; the embedded SQLite file under the data directory by default."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ansinh.db').as_posix()}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Env(os.environ if environ is None else environ)
+        settings = cls(
+            env=env.choice("ENV", ENVIRONMENTS, "development"),
+            data_dir=Path(env.text("DATA_DIR", "var")),
+            database_url=env.opt("DATABASE_URL"),
+            host=env.text("HOST", "127.0.0.1"),
+            port=env.integer("PORT", 8000),
+            log_level=env.text("LOG_LEVEL", "INFO").upper(),
+            log_json=env.flag("LOG_JSON", True),
+            http=HttpSettings(
+                connect_timeout=env.number("HTTP_CONNECT_TIMEOUT", 3.05),
+                read_timeout=env.number("HTTP_READ_TIMEOUT", 10.0),
+                max_retries=env.integer("HTTP_MAX_RETRIES", 3),
+                backoff_base=env.number("HTTP_BACKOFF_BASE", 0.2),
+                backoff_max=env.number("HTTP_BACKOFF_MAX", 5.0),
+                max_concurrency=env.integer("HTTP_MAX_CONCURRENCY", 16),
+                breaker_failures=env.integer("HTTP_BREAKER_FAILURES", 5),
+                breaker_reset_seconds=env.number("HTTP_BREAKER_RESET_SECONDS", 30.0),
+                max_response_bytes=env.integer("HTTP_MAX_RESPONSE_BYTES", 10 * 1024 * 1024),
+            ),
+            registry=RegistrySettings(
+                backend=env.choice("REGISTRY_BACKEND", ("fake", "soap", "rest"), "fake"),
+                url=env.opt("REGISTRY_URL"),
+                wsdl_url=env.opt("REGISTRY_WSDL_URL"),
+                mapping=env.text("REGISTRY_MAPPING", "registry/default.toml"),
+                xroad_client=env.opt("REGISTRY_XROAD_CLIENT"),
+                xroad_service=env.opt("REGISTRY_XROAD_SERVICE"),
+                xroad_user_id=env.opt("REGISTRY_XROAD_USER_ID"),
+                wsse_sign=env.flag("REGISTRY_WSSE_SIGN", False),
+                mtls=env.flag("REGISTRY_MTLS", False),
+                oauth_token_url=env.opt("REGISTRY_OAUTH_TOKEN_URL"),
+                oauth_client_id=env.opt("REGISTRY_OAUTH_CLIENT_ID"),
+                oauth_client_secret=env.opt("REGISTRY_OAUTH_CLIENT_SECRET"),
+                batch_size=env.integer("REGISTRY_BATCH_SIZE", 200),
+            ),
+            payments=PaymentSettings(
+                backend=env.choice(
+                    "PAYMENTS_BACKEND", ("fake", "bank_rest", "iso20022", "postoffice"), "fake"
+                ),
+                bank_url=env.opt("BANK_URL"),
+                postoffice_url=env.opt("POSTOFFICE_URL"),
+                callback_base_url=env.opt("CALLBACK_BASE_URL"),
+                mtls=env.flag("PAYMENTS_MTLS", False),
+                unknown_deadline_seconds=env.integer("PAYMENTS_UNKNOWN_DEADLINE_SECONDS", 3600),
+                sender_id=env.text("PAYMENTS_SENDER_ID", "ansinh-gateway"),
+            ),
+            welfare=WelfareSettings(
+                backend=env.choice("WELFARE_BACKEND", ("fake", "rest", "files"), "fake"),
+                url=env.opt("WELFARE_URL"),
+                inbox_dir=env.opt("WELFARE_INBOX_DIR"),
+            ),
+            security=SecuritySettings(
+                secret_key=env.opt("SECRET_KEY"),
+                pii_key=env.key("PII_KEY"),
+                blind_index_key=env.key("BLIND_INDEX_KEY"),
+                certs_dir=Path(env.text("CERTS_DIR", "certs/dev")),
+                signing_key_id=env.text("SIGNING_KEY_ID", "ansinh-dev-1"),
+                session_minutes=env.integer("SESSION_MINUTES", 30),
+            ),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Fail fast on a production start without the secrets a dev start may generate."""
+        if self.env != "production":
+            return
+        sec = self.security
+        missing = [
+            name
+            for name, value in (
+                ("ANSINH_SECRET_KEY", sec.secret_key),
+                ("ANSINH_PII_KEY", sec.pii_key),
+                ("ANSINH_BLIND_INDEX_KEY", sec.blind_index_key),
+                ("ANSINH_DATABASE_URL", self.database_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(f"production start needs {', '.join(missing)}")
+
+
+class _Env:
+    """Typed reads of ``ANSINH_*`` variables with messages that name the variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def opt(self, name: str) -> str | None:
+        value = self._environ.get(PREFIX + name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.opt(name) or default
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.opt(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.opt(name)
+        if raw is None:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.opt(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise SettingsError(
+                f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}"
+            )
+        return value
+
+    def key(self, name: str) -> bytes | None:
+        raw = self.opt(name)
+        if raw is None:
+            return None
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError(f"{PREFIX}{name} must be base64") from None
+        if len(key) != 32:
+            raise SettingsError(f"{PREFIX}{name} must decode to 32 bytes, got {len(key)}")
+        return key
