@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from gateway.devstack import Stack
 
 ORDER = 90
-PEOPLE, SEED = 5000, 7
 DEMO_PASSWORD = "ansinh-demo-2026"  # noqa: S105 - the documented password of local demo accounts
 DEMO_USERS = (
     ("bo", "ministry_officer", None, None, "Cán bộ Bộ (toàn quốc)"),
@@ -24,6 +23,7 @@ def start(stack: Stack) -> None:
     from gateway.db.tables import app_user, enrollment
     from gateway.security.principal import Actor
     from gateway.services import accounts, setup
+    from gateway.devstack.world import PEOPLE, PERIOD, SEED
     from gateway.services.demo import DemoReport, build_world, run_cycle
 
     settings = stack.settings()
@@ -34,9 +34,15 @@ def start(stack: Stack) -> None:
             has_data = conn.execute(select(func.count()).select_from(enrollment)).scalar_one() > 0
         if not has_data:
             stack.say(f"loading demo data: {PEOPLE} people, seed {SEED} …")
-            world = build_world(PEOPLE, SEED)
-            svc.registry, svc.welfare = world.registry, world.welfare
-            svc.payments = {"bank": world.bank, "postoffice": world.post}
+            world = build_world(PEOPLE, SEED, period=PERIOD)
+            # ports the stack runs a simulator for use it (settings say so); the rest use the
+            # in-memory fakes loaded with the same generated world
+            if settings.registry.backend == "fake":
+                svc.registry = world.registry
+            if settings.welfare.backend == "fake":
+                svc.welfare = world.welfare
+            if settings.payments.backend == "fake":
+                svc.payments = {"bank": world.bank, "postoffice": world.post}
             setup.demo_officers(svc, sorted({p.commune for p in world.beneficiaries.values()}))
             run_cycle(svc, world, DemoReport(PEOPLE, SEED, world.period, "dev"))
         with svc.db.begin() as conn:

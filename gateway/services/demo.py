@@ -158,9 +158,10 @@ def run_cycle(
         yield
         report.timings[name] = round(time.perf_counter() - started, 3)
 
+    sources = svc.welfare.lists()
     with step("intake"):
-        for source in world.welfare.lists():
-            rows = list(world.welfare.rows(source))
+        for source in sources:
+            rows = list(svc.welfare.rows(source))
             report.rows_listed += len(rows)
             intake.import_rows(
                 svc,
@@ -173,7 +174,7 @@ def run_cycle(
                 content_hash=source.version,
                 rows=rows,
             )
-    programmes = sorted({s.programme for s in world.welfare.lists()})
+    programmes = sorted({s.programme for s in sources})
     with step("verify"):
         verify.verify_pending(svc, system)
     with step("screen"):

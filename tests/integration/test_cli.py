@@ -30,10 +30,20 @@ def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_refdata_users_tokens_and_audit(run) -> None:
     loaded = json.loads(run("refdata", "load", "--json"))
     assert loaded["skipped"] is True and loaded["programmes_added"] == 0  # template is loaded
-    run("users", "add", "tinh79", "--role", "province_officer", "--unit", "79",
-        "--password", "mot-mat-khau-dai")
-    out = run("users", "add", "xa1", "--role", "commune_officer", "--unit", "26743",
-              "--token", "laptop")
+    run(
+        "users",
+        "add",
+        "tinh79",
+        "--role",
+        "province_officer",
+        "--unit",
+        "79",
+        "--password",
+        "mot-mat-khau-dai",
+    )
+    out = run(
+        "users", "add", "xa1", "--role", "commune_officer", "--unit", "26743", "--token", "laptop"
+    )
     assert "token (shown once): ansinh_" in out
     listed = {u["username"]: u for u in json.loads(run("users", "list", "--json"))}
     assert listed["tinh79"]["unit"] == "2025-07:79" and listed["xa1"]["role"] == "commune_officer"
@@ -56,8 +66,11 @@ def test_certs_init_creates_keys_once(run, tmp_path: Path) -> None:
 
 def test_generate_writes_lists_and_ground_truth(tmp_path: Path) -> None:
     out = tmp_path / "gen"
-    result = CliRunner().invoke(main, ["generate", "--people", "3000", "--seed", "4", "--out",
-                                       str(out), "--json"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["generate", "--people", "3000", "--seed", "4", "--out", str(out), "--json"],
+        catch_exceptions=False,
+    )
     report = json.loads(result.output)
     assert report["people"] == 3000 and all(n >= 1 for n in report["defects"].values())
     with (out / "population.csv").open(encoding="utf-8") as fh:
@@ -72,8 +85,9 @@ def test_generate_writes_lists_and_ground_truth(tmp_path: Path) -> None:
 
 def test_demo_reports_every_defect_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANSINH_DATA_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["demo", "--people", "1500", "--seed", "7", "--json"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["demo", "--people", "1500", "--seed", "7", "--json"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["ok"] is True
