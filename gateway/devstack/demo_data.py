@@ -21,9 +21,9 @@ DEMO_USERS = (
 def start(stack: Stack) -> None:
     from gateway.bootstrap import build_services
     from gateway.db.tables import app_user, enrollment
+    from gateway.devstack.world import PEOPLE, PERIOD, SEED
     from gateway.security.principal import Actor
     from gateway.services import accounts, setup
-    from gateway.devstack.world import PEOPLE, PERIOD, SEED
     from gateway.services.demo import DemoReport, build_world, run_cycle
 
     settings = stack.settings()
