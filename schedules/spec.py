@@ -1,0 +1,41 @@
+"""What a scheduled job is, and how the runner finds every area's jobs.
+
+An area adds ``schedules/<area>.py`` with ``JOBS = [JobSpec(...), ...]``. A job is a thin
+wrapper: one service call that returns counts (a dict of numbers) for the run record.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.services.context import Services
+
+JobFn = Callable[[Services], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str  # stable, used in job_run.job and `ansinh jobs run NAME`
+    description: str
+    fn: JobFn
+    cron: str | None = None  # crontab expression ("0 2 * * *"), or
+    interval_seconds: int | None = None  # a fixed interval
+    misfire_grace_seconds: int = 300
+
+
+def discover() -> dict[str, JobSpec]:
+    """Every JobSpec declared by a module of this package, by name."""
+    import schedules as package
+
+    found: dict[str, JobSpec] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"schedules.{info.name}")
+        for spec in getattr(module, "JOBS", ()):
+            if spec.name in found:
+                raise ValueError(f"job {spec.name} declared twice")
+            found[spec.name] = spec
+    return found
