@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, services: object = None) -> 
     metrics = Metrics()
     metrics.init_app(app)
     app.extensions["ansinh.metrics"] = metrics
+    logs.init_request_logging(app)
     init_api(app)
     _register_web(app)
     return app

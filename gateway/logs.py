@@ -84,3 +84,36 @@ def configure(level: str = "INFO", *, json_output: bool = True, stream: Any = No
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def init_request_logging(app: Any) -> None:
+    """One JSON line per request (method, endpoint, status, duration, request id) and the
+    request id echoed in ``X-Request-ID``. Paths never carry personal IDs (lookups are POST)."""
+    import time
+    import uuid
+
+    from flask import g, request
+
+    log = logging.getLogger("ansinh.http")
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _done(response: Any) -> Any:
+        started = g.pop("request_started", None)
+        ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "endpoint": request.endpoint,
+                "status": response.status_code,
+                "ms": ms,
+                "request_id": g.get("request_id"),
+            },
+        )
+        return response

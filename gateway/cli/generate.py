@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def demo(
             with click.progressbar(
                 length=len(steps),
                 label="demo",
-                file=click.get_text_stream("stderr"),  # type: ignore[operator]
+                file=sys.stderr,
             ) as bar:
                 report = run_demo(svc, world, seed=seed, progress=lambda _s: bar.update(1))
         else:

@@ -1,0 +1,29 @@
+"""Each request leaves one log record with its request id; no personal number in any record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from gateway.logs import JsonFormatter, MaskingFilter
+
+
+def test_request_records_carry_an_id_and_no_personal_numbers(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    response = client.post(
+        "/api/v1/intake/rows",
+        json={"rows": [{"personal_id": "079301012345"}]},
+        headers={"X-Request-ID": "req-42"},
+    )
+    assert response.status_code == 401 and response.headers["X-Request-ID"] == "req-42"
+    request = [r for r in caplog.records if r.name == "ansinh.http"]
+    assert len(request) == 1
+    assert (request[0].request_id, request[0].status, request[0].method) == ("req-42", 401, "POST")
+    formatter, masking = JsonFormatter(), MaskingFilter()
+    for record in caplog.records:
+        masking.filter(record)
+        assert "079301012345" not in formatter.format(record)
