@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_qr_token_use")),
         sa.UniqueConstraint("jti", name=op.f("uq_qr_token_use_jti")),
     )
-    op.create_index(
-        "ix_qr_token_use_enrollment", "qr_token_use", ["enrollment_id"], unique=False
-    )
+    op.create_index("ix_qr_token_use_enrollment", "qr_token_use", ["enrollment_id"], unique=False)
     op.create_table(
         "rate_limit_window",
         sa.Column("bucket", sa.String(length=64), nullable=False),
