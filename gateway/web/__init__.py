@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from gateway.errors import GatewayError
@@ -20,17 +20,21 @@ def init_web(app: Flask) -> None:
     # CSRF is checked on every POST of the web blueprints (not on the bearer-token JSON API)
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session, which expires
-    csrf = CSRFProtect(app)
-    app.extensions["ansinh.csrf"] = csrf
-    for blueprint in (web, public):
-        blueprint.before_request(csrf.protect)
-        blueprint.after_request(_headers)
-        blueprint.register_error_handler(GatewayError, _gateway_error)
-        blueprint.register_error_handler(CSRFError, _csrf_error)
+    CSRFProtect(app)
+    if not web.before_request_funcs:  # blueprints are module-level: hooks are added once
+        for blueprint in (web, public):
+            blueprint.before_request(_check_csrf)
+            blueprint.after_request(_headers)
+            blueprint.register_error_handler(GatewayError, _gateway_error)
+            blueprint.register_error_handler(CSRFError, _csrf_error)
     app.register_blueprint(web)
     app.register_blueprint(public)
     app.jinja_env.globals.update(_=i18n.tr, label=i18n.label, lang=i18n.lang)
     app.jinja_env.filters.update(vnd=vnd, number=number, date=vn_date, ferr=field_error)
+
+
+def _check_csrf() -> None:
+    current_app.extensions["csrf"].protect()
 
 
 def _headers(response: Response) -> Response:

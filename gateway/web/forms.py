@@ -9,13 +9,19 @@ from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     PasswordField,
-    SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 REQUIRED = "Bắt buộc nhập|Required"
+RESOLUTIONS = (
+    "confirm_paid",
+    "reissue_payment",
+    "cancel_entitlement",
+    "false_positive",
+    "merge_persons",
+)
 
 
 class LoginForm(FlaskForm):
@@ -35,15 +41,14 @@ class ApproveForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
-    action = SelectField(
-        choices=[
-            ("confirm_paid", "confirm_paid"),
-            ("reissue_payment", "reissue_payment"),
-            ("cancel_entitlement", "cancel_entitlement"),
-            ("false_positive", "false_positive"),
-            ("merge_persons", "merge_persons"),
-        ],
-        validators=[DataRequired(REQUIRED)],
+    action = StringField(
+        validators=[
+            DataRequired(REQUIRED),
+            AnyOf(
+                RESOLUTIONS,
+                message="Chọn một hành động trong danh sách|Choose an action from the list",
+            ),
+        ]
     )
     reason = TextAreaField(
         validators=[DataRequired("Phải ghi lý do|A reason is required"), Length(max=2000)]
