@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.web import i18n
 
 
@@ -52,8 +52,10 @@ def _headers(response: Response) -> Response:
 
 
 def _gateway_error(exc: GatewayError) -> tuple[str, int]:
-    status = 404 if exc.status == 403 and request.method == "GET" else exc.status
-    return render_template("web/error.html", error=exc, status=status), status
+    if exc.status == 403 and request.method == "GET":
+        # a record outside the officer's scope looks like one that does not exist
+        exc = NotFound("not found", "không tìm thấy", code="not_found")
+    return render_template("web/error.html", error=exc, status=exc.status), exc.status
 
 
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:

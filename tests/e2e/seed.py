@@ -105,7 +105,9 @@ def seed(svc: Services, certs_dir: Path, *, people: int = 400, seed_value: int =
                 select(enrollment.c.id)
                 .where(
                     enrollment.c.state == "verified",
-                    enrollment.c.id.in_(select(flag.c.enrollment_id).where(flag.c.status == "open")),
+                    enrollment.c.id.in_(
+                        select(flag.c.enrollment_id).where(flag.c.status == "open")
+                    ),
                 )
                 .order_by(enrollment.c.id)
             ).scalars()
@@ -123,8 +125,9 @@ def _doorstep_commune(svc: Services, out: WebWorld) -> None:
     for pid, name, birth, gender in PEOPLE:
         year, month, day = (int(x) for x in birth.split("-"))
         svc.registry.add(  # type: ignore[attr-defined]
-            RegistryPerson(pid, name, BirthDate(year, month, day), "M" if gender == "Nam" else "F",
-                           "alive")
+            RegistryPerson(
+                pid, name, BirthDate(year, month, day), "M" if gender == "Nam" else "F", "alive"
+            )
         )
     rows = [
         {

@@ -216,7 +216,7 @@ def _result(answer: Any) -> str:
 
 
 def test_public_lookup_right_wrong_unknown_and_rate_limit(client: Any, world: WebWorld) -> None:
-    pid, name, birth, _ = PEOPLE[0]  # approved, not yet paid
+    pid, name, _birth, _ = PEOPLE[0]  # approved, not yet paid
     right = _lookup(client, pid, "04/03/1950")
     assert right.status_code == 200
     shown = _result(right)

@@ -42,7 +42,7 @@ class Breakdown:
     code: str
     name: str
     totals: Totals
-    drill: bool  # a level below exists
+    drill: bool  # has a dashboard of its own to open
 
 
 @dataclass
@@ -188,4 +188,4 @@ def _breakdown(conn: Connection, unit: units.Unit | None, where: list[Any]) -> l
         .group_by(admin_unit.c.id, admin_unit.c.code, admin_unit.c.name, admin_unit.c.level)
         .order_by(admin_unit.c.name)
     ).all()
-    return [Breakdown(r.id, r.code, r.name, _totals(r), r.level != "commune") for r in rows]
+    return [Breakdown(r.id, r.code, r.name, _totals(r), True) for r in rows]
