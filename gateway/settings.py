@@ -81,6 +81,18 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """Officer workspace, public status lookup and doorstep QR (docs/web.md)."""
+
+    qr_key_id: str = "ansinh-qr-1"  # signing/<id>.key signs new QR tokens
+    qr_validity_days: int = 45
+    qr_revoked_keys: tuple[str, ...] = ()  # key ids whose tokens are refused
+    lookup_rate_limit: int = 10  # public lookups per client and window
+    lookup_rate_window_seconds: int = 300
+    public_min_count: int = 5  # public statistics: smaller counts are shown as "< N"
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "development"
     data_dir: Path = Path("var")
@@ -94,6 +106,7 @@ class Settings:
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     welfare: WelfareSettings = field(default_factory=WelfareSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def db_url(self) -> str:
@@ -163,6 +176,16 @@ class Settings:
                 certs_dir=Path(env.text("CERTS_DIR", "certs/dev")),
                 signing_key_id=env.text("SIGNING_KEY_ID", "ansinh-dev-1"),
                 session_minutes=env.integer("SESSION_MINUTES", 30),
+            ),
+            web=WebSettings(
+                qr_key_id=env.text("QR_KEY_ID", "ansinh-qr-1"),
+                qr_validity_days=env.integer("QR_VALIDITY_DAYS", 45),
+                qr_revoked_keys=tuple(
+                    k.strip() for k in (env.opt("QR_REVOKED_KEYS") or "").split(",") if k.strip()
+                ),
+                lookup_rate_limit=env.integer("LOOKUP_RATE_LIMIT", 10),
+                lookup_rate_window_seconds=env.integer("LOOKUP_RATE_WINDOW_SECONDS", 300),
+                public_min_count=env.integer("PUBLIC_MIN_COUNT", 5),
             ),
         )
         settings.check()

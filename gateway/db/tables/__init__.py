@@ -25,6 +25,7 @@ from gateway.db.tables.reference import (
     programme,
     standard_level,
 )
+from gateway.db.tables.web import qr_token_use, rate_limit_window
 
 REFERENCE_TABLES = (
     admin_scheme,
@@ -68,7 +69,9 @@ __all__ = [
     "person",
     "person_identifier",
     "programme",
+    "qr_token_use",
     "quarantine_row",
+    "rate_limit_window",
     "recon_run",
     "registry_verification",
     "standard_level",
