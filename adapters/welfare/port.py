@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -41,3 +41,36 @@ class WelfareSource(Protocol):
 
     def push_statuses(self, list_key: str, statuses: Sequence[StatusReport]) -> None:
         """Send per-person status back to the provincial database."""
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One record as the source holds it, with where it was found (for quarantine)."""
+
+    number: int  # 1-based position among the list's records (headers and skipped rows excluded)
+    location: str  # "line 12", "sheet 'Phường Bến Thành', row 9", "page 2, item 5"
+    cells: Sequence[object] | Mapping[str, object]
+
+
+@dataclass
+class Table:
+    """One table of a file: a CSV, or one sheet of a workbook. ``header`` is None for records
+    that are dictionaries; an entry may be a tuple of names (merged header rows)."""
+
+    sheet: str | None
+    header: Sequence[object] | None
+    rows: Iterator[RawRow]
+
+
+@runtime_checkable
+class ListFile(Protocol):
+    """A beneficiary list received as a file; read lazily, in constant memory."""
+
+    name: str
+    kind: str  # csv | xlsx
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the file's bytes: the version of the list."""
+
+    def tables(self) -> Iterator[Table]:
+        """Its tables, in order; raises ``mappings.errors.FileRejected`` for a wrong file."""
