@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,18 @@ class FieldSpec:
     sheet: re.Pattern[str] | None = None  # group 1 of the sheet's title
     const: str | None = None
     legacy: str = "unicode"
-    codes: Mapping[str, str] | None = None
+    codes: AbcMapping[str, str] | None = None
     passthrough: bool = False
     pattern: re.Pattern[str] | None = None  # keep group 1 of the cell
     required: bool = False  # the column must exist, or the file is rejected
 
     def post(self) -> Post | None:
         steps: list[Post] = []
-        if self.legacy != "unicode":
-            steps.append(lambda v, enc=self.legacy: decode(str(v), enc))
-        if self.pattern is not None:
-            steps.append(lambda v, p=self.pattern: _group(p, v, self.name))
+        legacy, pattern, name = self.legacy, self.pattern, self.name
+        if legacy != "unicode":
+            steps.append(lambda v: decode(str(v), legacy))
+        if pattern is not None:
+            steps.append(lambda v: _group(pattern, v, name))
         if self.codes is not None:
             table = {**self.codes, **{k.casefold(): v for k, v in self.codes.items()}}
             steps.append(
@@ -162,7 +164,7 @@ class Mapping:
 
     def bind_keys(self) -> Extract:
         """Compile for records that are dictionaries (JSON items, API rows, fake sources)."""
-        getters: list[tuple[str, Callable[[Mapping[str, Any]], object], Post | None]] = []
+        getters: list[tuple[str, Callable[[AbcMapping[str, Any]], object], Post | None]] = []
         constants: dict[str, object] = dict(self.defaults)
         for spec in self.fields.values():
             if spec.const is not None:
@@ -172,11 +174,9 @@ class Mapping:
             elif spec.columns:
                 getters.append((spec.name, _alias_getter(spec.columns), spec.post()))
             elif spec.sheet is not None:
-                getters.append(
-                    (spec.name, lambda r, s=spec: _sheet_value(s, r.get("@sheet")), None)
-                )
+                getters.append((spec.name, _sheet_getter(spec), None))
 
-        def extract(row: Mapping[str, Any]) -> tuple[dict[str, object], list[FieldProblem]]:
+        def extract(row: AbcMapping[str, Any]) -> tuple[dict[str, object], list[FieldProblem]]:
             out = dict(constants)
             problems: list[FieldProblem] = []
             for name, get, post in getters:
@@ -186,7 +186,7 @@ class Mapping:
                         value = post(value)
                     except ValidationFailed as exc:
                         problems.extend(exc.problems)
-                if value is not None and value != "" or name not in out:
+                if (value is not None and value != "") or name not in out:
                     out[name] = value
             return out, problems
 
@@ -205,9 +205,9 @@ class Mapping:
             if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
                 return True
             for position, pattern in rules:
-                if position < len(cells) and cells[position] is not None:
-                    if pattern.search(str(cells[position])):
-                        return True
+                value = cells[position] if position < len(cells) else None
+                if value is not None and pattern.search(str(value)):
+                    return True
             return False
 
         return skip
@@ -222,6 +222,10 @@ def _sheet_value(spec: FieldSpec, sheet: object) -> object:
     return match.group(1) if match.groups() else match.group(0)
 
 
+def _sheet_getter(spec: FieldSpec) -> Callable[[AbcMapping[str, Any]], object]:
+    return lambda row: _sheet_value(spec, row.get("@sheet"))
+
+
 def _extractor(constants: dict[str, object], plan: list[tuple[str, int, Post | None]]) -> Extract:
     def extract(cells: Sequence[object]) -> tuple[dict[str, object], list[FieldProblem]]:
         out = dict(constants)
@@ -234,22 +238,22 @@ def _extractor(constants: dict[str, object], plan: list[tuple[str, int, Post | N
                     value = post(value)
                 except ValidationFailed as exc:
                     problems.extend(exc.problems)
-            if value is not None and value != "" or name not in out:
+            if (value is not None and value != "") or name not in out:
                 out[name] = value
         return out, problems
 
     return extract
 
 
-def _path_getter(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]:
+def _path_getter(path: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
     if len(path) == 1:
         key = path[0]
         return lambda row: row.get(key)
 
-    def get(row: Mapping[str, Any]) -> object:
+    def get(row: AbcMapping[str, Any]) -> object:
         value: Any = row
         for part in path:
-            if not isinstance(value, Mapping):
+            if not isinstance(value, AbcMapping):
                 return None
             value = value.get(part)
         return value
@@ -257,10 +261,10 @@ def _path_getter(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]
     return get
 
 
-def _alias_getter(columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]:
+def _alias_getter(columns: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
     keys = [*columns, *(header_key(c) for c in columns)]
 
-    def get(row: Mapping[str, Any]) -> object:
+    def get(row: AbcMapping[str, Any]) -> object:
         for key in keys:
             if key in row:
                 return row[key]

@@ -44,9 +44,7 @@ class _Checker:
         self.lines = key_lines(text)
 
     def fail(self, key: tuple[str, ...], message: str, message_vi: str) -> MappingError:
-        return MappingError(
-            self.path, line_of(self.lines, key), ".".join(key), message, message_vi
-        )
+        return MappingError(self.path, line_of(self.lines, key), ".".join(key), message, message_vi)
 
     def table(self, data: Any, key: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -65,14 +63,14 @@ class _Checker:
     def text(self, data: dict[str, Any], name: str, key: tuple[str, ...]) -> str:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(
-                (*key, name), "must be a non-empty string", "phải là chuỗi không rỗng"
-            )
+            raise self.fail((*key, name), "must be a non-empty string", "phải là chuỗi không rỗng")
         return value
 
     def regex(self, value: Any, key: tuple[str, ...]) -> re.Pattern[str]:
         if not isinstance(value, str):
-            raise self.fail(key, "must be a regular expression string", "phải là biểu thức chính quy")
+            raise self.fail(
+                key, "must be a regular expression string", "phải là biểu thức chính quy"
+            )
         try:
             return re.compile(value)
         except re.error as exc:
@@ -147,7 +145,7 @@ def _source(check: _Checker, data: dict[str, Any], fmt: str, spec: Any) -> Any:
     if not isinstance(header_rows, int) or not 1 <= header_rows <= 5:
         raise check.fail((*key, "header_rows"), "must be 1 to 5", "phải từ 1 đến 5")
     skip = []
-    for number, rule in enumerate(data.get("skip", [])):
+    for rule in data.get("skip", []):
         rule = check.table(rule, (*key, "skip"))
         check.keys(rule, {"column", "pattern"}, (*key, "skip"))
         skip.append(

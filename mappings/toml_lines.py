@@ -33,7 +33,7 @@ def key_lines(source: str) -> dict[tuple[str, ...], int]:
         brace = line.find("{", key.end())
         if brace >= 0:
             for inner in _INLINE_KEY.finditer(line, brace):
-                lines.setdefault(path + (inner.group(1).strip("\"'"),), number)
+                lines.setdefault((*path, inner.group(1).strip("\"'")), number)
     return lines
 
 

@@ -24,10 +24,3 @@ def build(settings: Settings) -> WelfareSource:
         return FileInbox(Path(welfare.inbox_dir), welfare.mapping)
     raise SettingsError(f"unknown welfare backend {welfare.backend!r}")
 
-
-def open_file(path: Path, mapping_name: str) -> object:
-    """A list file read with a mapping's source description (CSV or XLSX)."""
-    from adapters.welfare.files import open_list
-    from mappings import engine
-
-    return open_list(path, engine.load(mapping_name).source)

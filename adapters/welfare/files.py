@@ -109,7 +109,7 @@ def _lines(handle: IO[str], encoding: str, name: str) -> Iterator[str]:
     """Lines decoded (legacy fonts translated); a byte that is not the encoding rejects the file."""
     number = 0
     try:
-        for number, line in enumerate(handle, start=1):  # noqa: B007 - used in the error
+        for number, line in enumerate(handle, start=1):
             if encoding == "tcvn3":
                 yield line.translate(TCVN3_TABLE)
             elif encoding == "vni":
@@ -241,8 +241,7 @@ class XlsxList:
         if not found:
             raise FileRejected(
                 "header.missing",
-                f"no sheet of {self.name} has a header row containing "
-                f"{self.spec.header_marker!r}",
+                f"no sheet of {self.name} has a header row containing {self.spec.header_marker!r}",
                 f"không trang tính nào của {self.name} có dòng tiêu đề chứa "
                 f"{self.spec.header_marker!r}",
             )

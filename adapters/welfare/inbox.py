@@ -1,5 +1,6 @@
 """The ``files`` welfare backend: lists dropped into a directory, named
-``<province>_<programme>_<period>.csv|xlsx`` and read with one mapping (``ANSINH_WELFARE_MAPPING``)."""
+``<province>_<programme>_<period>.csv|xlsx``, read with one mapping (``ANSINH_WELFARE_MAPPING``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from adapters.welfare.files import fingerprint, open_list
 from adapters.welfare.port import SourceList, StatusReport
 from mappings import engine
 
-NAME = re.compile(r"^(?P<province>\d{2,3})_(?P<programme>[A-Z0-9\-]+)_(?P<period>\d{4}-\d{2}|ONCE)$")
+NAME = re.compile(
+    r"^(?P<province>\d{2,3})_(?P<programme>[A-Z0-9\-]+)_(?P<period>\d{4}-\d{2}|ONCE)$"
+)
 
 
 class FileInbox:
@@ -49,7 +52,7 @@ class FileInbox:
             for raw in table.rows:
                 cells = raw.cells
                 yield {"@sheet": table.sheet, "@location": raw.location} | dict(
-                    zip(names, cells, strict=False)  # type: ignore[arg-type]
+                    zip(names, cells, strict=False)
                 )
 
     def push_statuses(self, list_key: str, statuses: Sequence[StatusReport]) -> None:

@@ -59,7 +59,9 @@ class ProvinceData:
                     {by_header.get(k, k): v for k, v in row.items()} for row in csv.DictReader(fh)
                 ]
             version = hashlib.sha256(path.read_bytes()).hexdigest()
-            data.add(ProvinceList(f"{province}/{programme}/{period}", programme, period, rows, version))
+            data.add(
+                ProvinceList(f"{province}/{programme}/{period}", programme, period, rows, version)
+            )
         return data
 
 

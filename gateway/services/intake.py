@@ -133,9 +133,7 @@ def import_file(
                 fields, problems = extract(cells)
                 yield Incoming(number, raw.location, fields, problems)
 
-    meta = ListMeta(
-        key, list_file.kind, mapping, programme_code, period, version, list_file.name
-    )
+    meta = ListMeta(key, list_file.kind, mapping, programme_code, period, version, list_file.name)
     return run_import(svc, actor, meta, records())
 
 
@@ -171,10 +169,10 @@ def _run(svc: Services, actor: Actor, meta: ListMeta, records: Iterator[Incoming
         ).first()
         if existing is not None and existing.status != "rejected":
             counts = dict(existing.counts or {})
-            keys = ("accepted", "quarantined", "duplicates", "flagged", "rows")
-            return ImportSummary(
-                int(existing.id), "duplicate", **{k: int(counts.get(k, 0)) for k in keys}
-            )
+            summary = ImportSummary(int(existing.id), "duplicate")
+            for key in ("accepted", "quarantined", "duplicates", "flagged", "rows"):
+                setattr(summary, key, int(counts.get(key, 0)))
+            return summary
         if existing is not None:  # the same bytes were rejected before: try again
             conn.execute(delete(import_batch).where(import_batch.c.id == existing.id))
         previous = list(

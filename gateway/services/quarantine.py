@@ -184,9 +184,7 @@ def _may_correct(actor: Actor) -> None:
         )
 
 
-def replay(
-    svc: Services, actor: Actor, row_id: int, corrected: dict[str, object]
-) -> ReplayResult:
+def replay(svc: Services, actor: Actor, row_id: int, corrected: dict[str, object]) -> ReplayResult:
     """Apply corrections to a quarantined row and run it through intake again, atomically."""
     from gateway.services import intake
 
