@@ -66,7 +66,9 @@ class CsvList:
     def tables(self) -> Iterator[Table]:
         handle = self._open()
         try:
-            reader = csv.reader(_lines(handle, self.spec.encoding, self.name), self.spec.delimiter)
+            reader = csv.reader(
+                _lines(handle, self.spec.encoding, self.name), delimiter=self.spec.delimiter
+            )
             header = _find_header(reader, self.spec, self.name, None)
             yield Table(None, header, self._rows(reader))
         finally:

@@ -54,7 +54,7 @@ class ProvinceData:
         by_header = {f.header_vi: f.name for f in FIELDS}
         for path in sorted((world / "lists").glob("*.csv")):
             province, programme, period = path.stem.split("_", 2)
-            with path.open(encoding="utf-8", newline="") as fh:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
                 rows = [
                     {by_header.get(k, k): v for k, v in row.items()} for row in csv.DictReader(fh)
                 ]

@@ -185,13 +185,17 @@ def exclusive_claims(conn: Connection, period: str, states: Sequence[str]) -> li
 def possible_duplicates(
     conn: Connection, programme_id: int, period: str, states: Sequence[str]
 ) -> list[Hit]:
-    """Records without a personal ID compared by folded name, birth year and commune."""
+    """Records without a valid personal ID, compared by folded name (rapidfuzz), birth date and
+    commune: *possible* duplicates for a person to confirm, never merged."""
     rows = conn.execute(
         select(
             enrollment.c.id,
             enrollment.c.unit_id,
+            enrollment.c.person_id,
             person.c.name_key,
             person.c.birth_year,
+            person.c.birth_month,
+            person.c.birth_day,
             person.c.pid_index.is_(None).label("no_pid"),
         )
         .join(person, person.c.id == enrollment.c.person_id)
@@ -217,7 +221,9 @@ def possible_duplicates(
     for block in blocks.values():
         for i, a in enumerate(block):
             for b in block[i + 1 :]:
-                if not (a.no_pid or b.no_pid):
+                if not (a.no_pid or b.no_pid) or a.person_id == b.person_id:
+                    continue
+                if not same_birth(a, b):
                     continue
                 score = fuzz.token_sort_ratio(a.name_key, b.name_key)
                 if score >= FUZZY_THRESHOLD:
@@ -231,6 +237,15 @@ def possible_duplicates(
                             )
                         )
     return hits
+
+
+def same_birth(a: Any, b: Any) -> bool:
+    """Birth dates agree where both are known (a year-only record matches any day that year)."""
+    if a.birth_year != b.birth_year:
+        return False
+    if a.birth_month is None or b.birth_month is None:
+        return True
+    return bool((a.birth_month, a.birth_day) == (b.birth_month, b.birth_day))
 
 
 def _registry_enrolled(
