@@ -23,4 +23,3 @@ def build(settings: Settings) -> WelfareSource:
 
         return FileInbox(Path(welfare.inbox_dir), welfare.mapping)
     raise SettingsError(f"unknown welfare backend {welfare.backend!r}")
-

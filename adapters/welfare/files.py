@@ -33,8 +33,29 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def open_list(path: Path, spec: SourceSpec) -> CsvList | XlsxList:
-    """The reader for a file, by its content (a zip is a workbook) and the mapping's format."""
+def open_list(path: Path, spec: SourceSpec) -> CsvList | XlsxList | RefusedList:
+    """The reader for a file, by its content (a zip is a workbook) and the mapping's format.
+    A file of the wrong kind gives a reader that refuses it when read (so it is recorded)."""
+    try:
+        return _open(path, spec)
+    except FileRejected as exc:
+        return RefusedList(path, exc)
+
+
+class RefusedList:
+    kind = "file"
+
+    def __init__(self, path: Path, error: FileRejected) -> None:
+        self.path, self.name, self.error = path, path.name, error
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.path)
+
+    def tables(self) -> Iterator[Table]:
+        raise self.error
+
+
+def _open(path: Path, spec: SourceSpec) -> CsvList | XlsxList:
     with path.open("rb") as fh:
         head = fh.read(4)
     if head == ZIP_MAGIC or path.suffix.lower() in (".xlsx", ".xlsm"):
