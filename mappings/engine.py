@@ -143,7 +143,7 @@ class Mapping:
             if spec.const is not None:
                 constants[spec.name] = spec.const
             elif spec.sheet is not None:
-                constants[spec.name] = _sheet_value(spec, sheet)
+                constants[spec.name] = sheet_value(spec, sheet)
             elif spec.columns:
                 found = next((index[k] for k in map(header_key, spec.columns) if k in index), None)
                 if found is not None:
@@ -170,11 +170,11 @@ class Mapping:
             if spec.const is not None:
                 constants[spec.name] = spec.const
             elif spec.path:
-                getters.append((spec.name, _path_getter(spec.path), spec.post()))
+                getters.append((spec.name, path_getter(spec.path), spec.post()))
             elif spec.columns:
-                getters.append((spec.name, _alias_getter(spec.columns), spec.post()))
+                getters.append((spec.name, alias_getter(spec.columns), spec.post()))
             elif spec.sheet is not None:
-                getters.append((spec.name, _sheet_getter(spec), None))
+                getters.append((spec.name, sheet_getter(spec), None))
 
         def extract(row: AbcMapping[str, Any]) -> tuple[dict[str, object], list[FieldProblem]]:
             out = dict(constants)
@@ -196,24 +196,27 @@ class Mapping:
         """Rows that are not records: empty, totals, the (1) (2) (3) column-number row."""
         index = header_index(header)
         rules = [
-            (index[header_key(r.column)], r.pattern)
+            (index[header_key(r.column)], r.pattern.search)
             for r in self.source.skip
             if header_key(r.column) in index
         ]
 
         def skip(cells: Sequence[object]) -> bool:
-            if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            for cell in cells:  # a row with content: usually decided by its first cell
+                if cell is not None and (not isinstance(cell, str) or cell.strip()):
+                    break
+            else:
                 return True
-            for position, pattern in rules:
+            for position, search in rules:
                 value = cells[position] if position < len(cells) else None
-                if value is not None and pattern.search(str(value)):
+                if value is not None and search(str(value)):
                     return True
             return False
 
         return skip
 
 
-def _sheet_value(spec: FieldSpec, sheet: object) -> object:
+def sheet_value(spec: FieldSpec, sheet: object) -> object:
     if sheet is None or spec.sheet is None:
         return None
     match = spec.sheet.search(str(sheet))
@@ -222,8 +225,8 @@ def _sheet_value(spec: FieldSpec, sheet: object) -> object:
     return match.group(1) if match.groups() else match.group(0)
 
 
-def _sheet_getter(spec: FieldSpec) -> Callable[[AbcMapping[str, Any]], object]:
-    return lambda row: _sheet_value(spec, row.get("@sheet"))
+def sheet_getter(spec: FieldSpec) -> Callable[[AbcMapping[str, Any]], object]:
+    return lambda row: sheet_value(spec, row.get("@sheet"))
 
 
 def _extractor(constants: dict[str, object], plan: list[tuple[str, int, Post | None]]) -> Extract:
@@ -245,7 +248,7 @@ def _extractor(constants: dict[str, object], plan: list[tuple[str, int, Post | N
     return extract
 
 
-def _path_getter(path: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
+def path_getter(path: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
     if len(path) == 1:
         key = path[0]
         return lambda row: row.get(key)
@@ -261,7 +264,7 @@ def _path_getter(path: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], obje
     return get
 
 
-def _alias_getter(columns: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
+def alias_getter(columns: tuple[str, ...]) -> Callable[[AbcMapping[str, Any]], object]:
     keys = [*columns, *(header_key(c) for c in columns)]
 
     def get(row: AbcMapping[str, Any]) -> object:

@@ -10,7 +10,7 @@ that need the database (admin unit exists, amount in force, account owner) come 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.dates import BirthDate
@@ -35,7 +35,30 @@ class Canonical:
     account_number: str | None
     phone: str | None
     programme: str | None = None
-    warnings: list[FieldProblem] = field(default_factory=list)
+    warnings: tuple[FieldProblem, ...] = ()
+
+    def values(self) -> tuple[Any, ...]:
+        """The fields in ``mappings.compiled.FIELDS`` order (what the compiled path returns)."""
+        return (
+            self.source_ref,
+            self.personal_id,
+            self.legacy_id,
+            self.full_name,
+            self.birth,
+            self.gender,
+            self.scheme,
+            self.commune_code,
+            self.coefficient_milli,
+            self.channel,
+            self.bank_bin,
+            self.account_number,
+            self.phone,
+            self.programme,
+        )
+
+    @classmethod
+    def of(cls, values: tuple[Any, ...]) -> Canonical:
+        return cls(*values)
 
     def as_row(self) -> dict[str, str]:
         """The canonical template's spelling of this record (what a province would export)."""
@@ -132,7 +155,7 @@ def validate(
     assert isinstance(birth, BirthDate) and name is not None and commune is not None
     if pid is not None:
         warnings.extend(cross_check(pid, birth_year=birth.year, gender=gender))
-    programme = get("programme")
+    programme = converters.text(get("programme"))
     return Canonical(
         source_ref=converters.text(get("source_ref")),
         personal_id=pid.value if pid is not None else None,
@@ -147,6 +170,6 @@ def validate(
         bank_bin=bin_code,
         account_number=account,
         phone=phone,
-        programme=None if programme is None else str(programme),
-        warnings=warnings,
+        programme=programme,
+        warnings=tuple(warnings),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -55,11 +55,22 @@ class RawRow:
 @dataclass
 class Table:
     """One table of a file: a CSV, or one sheet of a workbook. ``header`` is None for records
-    that are dictionaries; an entry may be a tuple of names (merged header rows)."""
+    that are dictionaries; an entry may be a tuple of names (merged header rows).
+
+    ``cells`` yields ``(at, cells)``: where the record is in the file (CSV line, sheet row) and
+    its cells; ``locate(at)`` spells that place for a person ("line 12", "sheet 'X', row 9"),
+    only when it is needed (a quarantined row), so reading allocates nothing else per row."""
 
     sheet: str | None
     header: Sequence[object] | None
-    rows: Iterator[RawRow]
+    cells: Iterator[tuple[int, Sequence[object]]]
+    locate: Callable[[int], str]
+
+    @property
+    def rows(self) -> Iterator[RawRow]:
+        """The records as ``RawRow`` (numbered 1, 2, … within the table)."""
+        for number, (at, cells) in enumerate(self.cells, start=1):
+            yield RawRow(number, self.locate(at), cells)
 
 
 @runtime_checkable

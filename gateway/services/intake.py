@@ -16,22 +16,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, literal, select, update
 
-from adapters.welfare.port import ListFile
+from adapters.welfare.port import ListFile, Table
 from gateway.db.tables import enrollment, enrollment_transition, import_batch, programme
 from gateway.domain.states import EnrollmentState
-from gateway.errors import FieldProblem, GatewayError, problem
+from gateway.errors import problem
 from gateway.security.principal import Actor
-from gateway.services import audit, quarantine, units
+from gateway.services import audit, quarantine, screen_intake
 from gateway.services.catalogue import load_catalogue
 from gateway.services.context import Services
-from gateway.services.intake_writer import RowWriter, ValidRow
-from mappings import engine, record
+from gateway.services.intake_check import RowChecker, Stream
+from gateway.services.intake_writer import Chunk, ChunkWriter, RowSource, Target
+from mappings import compiled, engine
 from mappings.errors import FileRejected
 
 QUARANTINE_PURPOSE = quarantine.PURPOSE
-CHUNK_ROWS = 500  # rows between progress reports
+CHUNK_ROWS = 2_000  # rows written per set of statements; memory is bounded by it
 
 
 @dataclass
@@ -45,20 +46,11 @@ class ImportSummary:
     corrected: int = 0
     flagged: int = 0
     rows: int = 0
+    registry: str | None = None  # registry screening: done | unavailable | None (not asked)
     error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One source record after its mapping: canonical raw values and any mapping problems."""
-
-    number: int
-    location: str
-    fields: dict[str, object]
-    problems: list[FieldProblem]
 
 
 @dataclass(frozen=True)
@@ -87,18 +79,23 @@ def import_rows(
 ) -> ImportSummary:
     """Records that are dictionaries (REST items, API rows, the fake source) read through
     ``mapping`` (``canonical`` for the canonical field names or template headers)."""
-    extract = engine.load(mapping).bind_keys()
-
-    def records() -> Iterator[Incoming]:
-        for number, row in enumerate(rows, start=1):
-            fields, problems = extract(row)
-            location = str(row.get("@location") or f"item {number}")
-            yield Incoming(number, location, fields, problems)
-
+    spec = engine.load(mapping)
+    extract = spec.bind_keys()
+    stream = Stream(
+        enumerate(rows, start=1),
+        compiled.compile_keys(spec),
+        extract,
+        None,
+        RowSource(lambda src: extract(src)[0], _item_location),
+    )
     meta = ListMeta(
         source_key, source_kind, mapping, programme_code, period, content_hash, filename
     )
-    return run_import(svc, actor, meta, records())
+    return run_import(svc, actor, meta, iter([stream]))
+
+
+def _item_location(at: int, src: Any) -> str:
+    return str(src.get("@location") or f"item {at}")
 
 
 def import_file(
@@ -119,22 +116,30 @@ def import_file(
     spec = engine.load(mapping)
     version = list_file.fingerprint()
     key = source_key or f"file:{spec.name}:{programme_code}:{period}:{list_file.name}"
-
-    def records() -> Iterator[Incoming]:
-        number = 0
-        for table in list_file.tables():
-            extract = spec.bind_header(table.header or (), table.sheet)
-            skip = spec.skipper(table.header or ())
-            for raw in table.rows:
-                cells: Any = raw.cells
-                if skip(cells):
-                    continue
-                number += 1
-                fields, problems = extract(cells)
-                yield Incoming(number, raw.location, fields, problems)
-
     meta = ListMeta(key, list_file.kind, mapping, programme_code, period, version, list_file.name)
-    return run_import(svc, actor, meta, records())
+    return run_import(svc, actor, meta, _file_streams(spec, list_file))
+
+
+def _file_streams(spec: engine.Mapping, list_file: ListFile) -> Iterator[Stream]:
+    for table in list_file.tables():
+        header = table.header or ()
+        extract = spec.bind_header(header, table.sheet)  # a required column missing: rejected
+        yield Stream(
+            table.cells,
+            compiled.compile_table(spec, header, table.sheet),
+            extract,
+            spec.skipper(header),
+            RowSource(_fields_of(extract), _table_location(table)),
+        )
+
+
+def _fields_of(extract: engine.Extract) -> Any:
+    return lambda src: extract(src)[0]
+
+
+def _table_location(table: Table) -> Any:
+    locate = table.locate
+    return lambda at, src: locate(at)
 
 
 def content_hash(rows: Sequence[dict[str, object]]) -> str:
@@ -145,36 +150,34 @@ def content_hash(rows: Sequence[dict[str, object]]) -> str:
 
 
 def run_import(
-    svc: Services, actor: Actor, meta: ListMeta, records: Iterator[Incoming]
+    svc: Services, actor: Actor, meta: ListMeta, streams: Iterator[Stream]
 ) -> ImportSummary:
     try:
-        return _run(svc, actor, meta, records)
+        summary = _run(svc, actor, meta, streams)
     except FileRejected as exc:
         import_id = _record_rejection(svc, actor, meta, exc)
         exc.detail["import_id"] = import_id
         raise
+    if summary.status == "done" and svc.settings.welfare.screen_registry:
+        summary.registry = _ask_registry(svc, meta, summary.import_id)
+    return summary
 
 
-def _run(svc: Services, actor: Actor, meta: ListMeta, records: Iterator[Incoming]) -> ImportSummary:
+def _ask_registry(svc: Services, meta: ListMeta, import_id: int) -> str:
+    with svc.db.read() as conn:
+        prog_id = programme_id(conn, meta.programme_code)
+    return screen_intake.ask_registry(svc, prog_id, meta.period, import_id)
+
+
+def _run(svc: Services, actor: Actor, meta: ListMeta, streams: Iterator[Stream]) -> ImportSummary:
     now = svc.clock()
     with svc.db.begin() as conn:
         catalogue = load_catalogue(conn)
         prog = catalogue.programme(meta.programme_code)
         catalogue.check_period(meta.programme_code, meta.period)
-        existing = conn.execute(
-            select(import_batch.c.id, import_batch.c.counts, import_batch.c.status).where(
-                import_batch.c.source_key == meta.source_key,
-                import_batch.c.content_hash == meta.content_hash,
-            )
-        ).first()
-        if existing is not None and existing.status != "rejected":
-            counts = dict(existing.counts or {})
-            summary = ImportSummary(int(existing.id), "duplicate")
-            for key in ("accepted", "quarantined", "duplicates", "flagged", "rows"):
-                setattr(summary, key, int(counts.get(key, 0)))
-            return summary
-        if existing is not None:  # the same bytes were rejected before: try again
-            conn.execute(delete(import_batch).where(import_batch.c.id == existing.id))
+        done = _already_imported(conn, meta)
+        if done is not None:
+            return done
         previous = list(
             conn.execute(
                 select(import_batch.c.id).where(
@@ -183,46 +186,98 @@ def _run(svc: Services, actor: Actor, meta: ListMeta, records: Iterator[Incoming
             ).scalars()
         )
         import_id = _new_batch(conn, actor, meta, prog.id, previous, now)
-        summary = ImportSummary(import_id, "done")
-        writer = RowWriter(
-            conn,
-            svc.vault,
-            catalogue,
+        target = Target(
             prog.id,
             meta.programme_code,
             meta.period,
             import_id,
-            actor,
+            actor.label(),
             now,
+            frozenset(previous),
         )
-        writer.previous = set(previous)
-        writer.scope_unit_id = actor.unit_id
-        cache: dict[tuple[str, str], object] = {}
-        for incoming in records:
-            summary.rows += 1
-            _one(conn, writer, incoming, meta.programme_code, cache, summary)
+        writer = ChunkWriter(conn, svc.vault, target)
+        checker = RowChecker(conn, catalogue, meta.programme_code, meta.period, actor.unit_id)
+        rows = _read_and_write(checker, streams, writer)
+        counts = writer.counts
+        summary = ImportSummary(
+            import_id,
+            "done",
+            accepted=counts.accepted,
+            quarantined=counts.quarantined,
+            duplicates=counts.duplicates,
+            corrected=counts.corrected,
+            rows=rows,
+        )
         if previous:
             summary.superseded = _supersede(conn, previous, import_id, actor, now)
-        conn.execute(
-            update(import_batch)
-            .where(import_batch.c.id == import_id)
-            .values(status="done", counts=summary.as_dict(), finished_at=svc.clock())
+        screen_intake.at_intake(
+            conn, prog.id, meta.period, import_id, now, no_pid_units=writer.no_pid_units
         )
-        audit.record(
-            conn,
-            actor,
-            "intake.import",
-            "import_batch",
-            import_id,
-            purpose="beneficiary list intake",
-            detail={
-                "source": meta.source_key,
-                "programme": meta.programme_code,
-                "period": meta.period,
-                **{k: v for k, v in summary.as_dict().items() if k not in ("import_id", "error")},
-            },
-        )
+        summary.flagged = screen_intake.flagged(conn, import_id)
+        _finish(conn, svc, actor, meta, summary)
     return summary
+
+
+def _read_and_write(checker: RowChecker, streams: Iterator[Stream], writer: ChunkWriter) -> int:
+    """Read and check a chunk, write it, reuse it. (A second thread writing while the next
+    chunk is read was tried: no faster on this shared two-core machine, so not kept.)"""
+
+    def flush(chunk: Chunk) -> Chunk:
+        writer.write(chunk)
+        chunk.clear()
+        return chunk
+
+    rows, last = checker.run(streams, Chunk(), flush, CHUNK_ROWS)
+    writer.write(last)
+    return rows
+
+
+def _already_imported(conn: Connection, meta: ListMeta) -> ImportSummary | None:
+    """The same version of the same list again: nothing is done twice."""
+    existing = conn.execute(
+        select(import_batch.c.id, import_batch.c.counts, import_batch.c.status).where(
+            import_batch.c.source_key == meta.source_key,
+            import_batch.c.content_hash == meta.content_hash,
+        )
+    ).first()
+    if existing is None:
+        return None
+    if existing.status == "rejected":  # the same bytes were rejected before: try again
+        conn.execute(delete(import_batch).where(import_batch.c.id == existing.id))
+        return None
+    counts = dict(existing.counts or {})
+    summary = ImportSummary(int(existing.id), "duplicate")
+    for key in ("accepted", "quarantined", "duplicates", "flagged", "rows"):
+        setattr(summary, key, int(counts.get(key, 0)))
+    return summary
+
+
+def _finish(
+    conn: Connection, svc: Services, actor: Actor, meta: ListMeta, summary: ImportSummary
+) -> None:
+    conn.execute(
+        update(import_batch)
+        .where(import_batch.c.id == summary.import_id)
+        .values(status="done", counts=summary.as_dict(), finished_at=svc.clock())
+    )
+    audit.record(
+        conn,
+        actor,
+        "intake.import",
+        "import_batch",
+        summary.import_id,
+        purpose="beneficiary list intake",
+        detail={
+            "source": meta.source_key,
+            "programme": meta.programme_code,
+            "period": meta.period,
+            **{
+                k: v
+                for k, v in summary.as_dict().items()
+                if k not in ("import_id", "error", "registry")
+            },
+        },
+    )
 
 
 def _new_batch(
@@ -255,142 +310,11 @@ def _new_batch(
     )
 
 
-def _one(
-    conn: Connection,
-    writer: RowWriter,
-    incoming: Incoming,
-    programme_code: str,
-    cache: dict[tuple[str, str], object],
-    summary: ImportSummary,
-) -> None:
-    writer.locations[incoming.number] = incoming.location
-    result = check_row(conn, incoming, programme_code, cache)
-    if isinstance(result, list):
-        writer.quarantine(
-            incoming.number,
-            incoming.fields,
-            result,
-            location=incoming.location,
-            unit_id=_unit_hint(conn, incoming.fields, cache),
-        )
-        summary.quarantined += 1
-        writer.locations.pop(incoming.number, None)
-        return
-    outcome = writer.accept(result, incoming.fields)
-    writer.locations.pop(incoming.number, None)
-    if outcome == "duplicate":
-        summary.duplicates += 1
-        summary.quarantined += 1
-    elif outcome == "quarantined":
-        summary.quarantined += 1
-    elif outcome == "corrected":
-        summary.accepted += 1
-        summary.corrected += 1
-    else:
-        summary.accepted += 1
-        summary.flagged += outcome == "flagged"
-
-
-def check_row(
-    conn: Connection,
-    incoming: Incoming,
-    programme_code: str,
-    cache: dict[tuple[str, str], object],
-) -> ValidRow | list[FieldProblem]:
-    """The canonical validator, then what needs the database: the admin unit of its scheme."""
-    checked = record.validate(incoming.fields)
-    problems = list(incoming.problems)
-    if isinstance(checked, list):
-        problems += checked
-        if not any(p.field in ("commune_code", "scheme") for p in checked):
-            _unit_problems(conn, incoming.fields, cache, problems)
-        return problems
-    if checked.programme is not None and checked.programme != programme_code:
-        problems.append(
-            FieldProblem(
-                "programme",
-                "programme.other_list",
-                f"row is for {checked.programme}, this list is {programme_code}",
-                f"dòng thuộc chương trình {checked.programme}, danh sách là {programme_code}",
-            )
-        )
-    try:
-        unit = _unit(conn, checked.scheme, checked.commune_code, cache)
-    except GatewayError as exc:
-        problems.extend(getattr(exc, "problems", []))
-        unit = None
-    if problems or unit is None:
-        return problems
-    return ValidRow(
-        row_number=incoming.number,
-        source_ref=checked.source_ref,
-        pid=checked.personal_id,
-        legacy_id=checked.legacy_id,
-        full_name=checked.full_name,
-        birth=checked.birth,
-        gender=checked.gender,
-        unit=unit,
-        coefficient_milli=checked.coefficient_milli,
-        channel=checked.channel,
-        bank_bin=checked.bank_bin,
-        account_number=checked.account_number,
-        warnings=checked.warnings,
-    )
-
-
-def _unit(
-    conn: Connection, scheme: str, code: str, cache: dict[tuple[str, str], object]
-) -> units.Translation:
-    key = (scheme, code)
-    if key not in cache:
-        try:
-            cache[key] = units.to_current(conn, units.resolve(conn, scheme, code))
-        except GatewayError as exc:
-            cache[key] = exc
-    found = cache[key]
-    if isinstance(found, GatewayError):
-        raise found
-    return found  # type: ignore[return-value]
-
-
-def _unit_problems(
-    conn: Connection,
-    fields: dict[str, object],
-    cache: dict[tuple[str, str], object],
-    problems: list[FieldProblem],
-) -> None:
-    """Every problem of a rejected row, the unknown commune code included."""
-    from mappings import converters
-
-    try:
-        scheme = converters.admin_scheme(fields.get("scheme")) or "2025-07"
-        code = converters.admin_code(fields.get("commune_code"))
-        if code is not None:
-            _unit(conn, scheme, code, cache)
-    except GatewayError as exc:
-        problems.extend(getattr(exc, "problems", []))
-
-
-def _unit_hint(
-    conn: Connection, fields: dict[str, object], cache: dict[tuple[str, str], object]
-) -> int | None:
-    """The unit a rejected row belongs to, when its commune code at least is valid (scope)."""
-    try:
-        from mappings import converters
-
-        scheme = converters.admin_scheme(fields.get("scheme")) or "2025-07"
-        code = converters.admin_code(fields.get("commune_code"))
-        if code is None:
-            return None
-        return _unit(conn, scheme, code, cache).unit.id
-    except GatewayError:
-        return None
-
-
 def replay_row(
     svc: Services, conn: Connection, actor: Actor, qrow: Any, fields: dict[str, object]
 ) -> quarantine.ReplayResult:
-    """A corrected quarantined row, through the same checks, inside the caller's transaction."""
+    """A corrected quarantined row, through the same checks and the same writer, inside the
+    caller's transaction; screened like any row at intake when it is accepted."""
     catalogue = load_catalogue(conn)
     batch = conn.execute(
         select(import_batch.c.period, programme.c.code, programme.c.id)
@@ -398,59 +322,52 @@ def replay_row(
         .where(import_batch.c.id == qrow.import_id)
     ).one()
     now = svc.clock()
-    incoming = Incoming(qrow.row_number, qrow.location or "", fields, [])
-    writer = RowWriter(
-        conn, svc.vault, catalogue, batch.id, batch.code, batch.period, qrow.import_id, actor, now
-    )
-    writer.scope_unit_id = qrow.unit_id
-    result = check_row(conn, incoming, batch.code, {})
-    if not isinstance(result, list):
-        outcome = writer.accept(result, fields)
-        if outcome not in ("duplicate", "quarantined"):
-            enrollment_id = _enrollment_of(conn, batch.id, batch.period, result, svc)
-            quarantine.close(
-                conn,
-                qrow.id,
-                "replayed",
-                actor,
-                now,
-                resolution="corrected and accepted",
-                enrollment_id=enrollment_id,
-            )
-            return quarantine.ReplayResult(True, enrollment_id, [])
-        result = _stored_problems(conn, qrow.id)
-    else:
-        writer.quarantine(qrow.row_number, fields, result, location=qrow.location)
-    return quarantine.ReplayResult(False, None, result)
-
-
-def _enrollment_of(
-    conn: Connection, programme_id: int, period: str, row: ValidRow, svc: Services
-) -> int | None:
-    from gateway.services import people
-
-    person_id = None
-    if row.pid:
-        person_id = people.find_by_pid(conn, svc.vault, row.pid)
-    if person_id is None and row.legacy_id:
-        person_id = people.find_by_legacy(conn, svc.vault, row.legacy_id)
-    found = conn.execute(
-        select(enrollment.c.id).where(
-            enrollment.c.programme_id == programme_id,
-            enrollment.c.period == period,
-            enrollment.c.person_id == person_id,
+    target = Target(batch.id, batch.code, batch.period, qrow.import_id, actor.label(), now)
+    checker = RowChecker(conn, catalogue, batch.code, batch.period, qrow.unit_id)
+    chunk = Chunk()
+    source = RowSource(dict, lambda at, src: str(qrow.location or ""))
+    number = int(qrow.row_number)
+    checker.diagnose(chunk, number, number, fields, lambda src: (dict(src), []), source)
+    writer = ChunkWriter(conn, svc.vault, target)
+    writer.write(chunk, keep_held=False)
+    if chunk.held:  # still wrong, or held back while writing (listed twice, another's account)
+        held = chunk.held[-1]
+        quarantine.keep(
+            conn,
+            svc.vault,
+            import_id=qrow.import_id,
+            row_number=number,
+            location=qrow.location,
+            row=fields,
+            problems=held.problems,
+            unit_id=held.unit_id or qrow.unit_id,
+            now=now,
         )
-    ).scalar()
-    return None if found is None else int(found)
-
-
-def _stored_problems(conn: Connection, row_id: int) -> list[FieldProblem]:
-    from gateway.db.tables import quarantine_row
-
-    stored = conn.execute(
-        select(quarantine_row.c.problems).where(quarantine_row.c.id == row_id)
+        return quarantine.ReplayResult(False, None, held.problems)
+    enrollment_id = conn.execute(
+        select(enrollment.c.id).where(
+            enrollment.c.import_id == qrow.import_id, enrollment.c.source_row == number
+        )
     ).scalar_one()
-    return [FieldProblem(p["field"], p["rule"], p["message"], p["message_vi"]) for p in stored]
+    screen_intake.at_intake(
+        conn,
+        batch.id,
+        batch.period,
+        qrow.import_id,
+        now,
+        enrollment_ids=[enrollment_id],
+        no_pid_units=writer.no_pid_units,
+    )
+    quarantine.close(
+        conn,
+        qrow.id,
+        "replayed",
+        actor,
+        now,
+        resolution="corrected and accepted",
+        enrollment_id=enrollment_id,
+    )
+    return quarantine.ReplayResult(True, int(enrollment_id), [])
 
 
 def _record_rejection(svc: Services, actor: Actor, meta: ListMeta, exc: FileRejected) -> int:
@@ -492,33 +409,34 @@ def _record_rejection(svc: Services, actor: Actor, meta: ListMeta, exc: FileReje
 def _supersede(
     conn: Connection, previous: Sequence[int], import_id: int, actor: Actor, now: dt.datetime
 ) -> int:
-    """A corrected version replaces the earlier one: rows it no longer lists are cancelled."""
+    """A corrected version replaces the earlier one: rows it no longer lists are cancelled
+    (set-based: their transitions, then the state)."""
     conn.execute(
         update(import_batch).where(import_batch.c.id.in_(previous)).values(status="superseded")
     )
-    stale = conn.execute(
-        select(enrollment.c.id, enrollment.c.state).where(
-            enrollment.c.import_id.in_(previous),
-            enrollment.c.state.in_([EnrollmentState.PROPOSED, EnrollmentState.VERIFIED]),
+    stale = (
+        enrollment.c.import_id.in_(previous),
+        enrollment.c.state.in_([EnrollmentState.PROPOSED, EnrollmentState.VERIFIED]),
+    )
+    reason = f"superseded by corrected list (import {import_id})"
+    conn.execute(
+        insert(enrollment_transition).from_select(
+            ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
+            select(
+                enrollment.c.id,
+                enrollment.c.state,
+                literal(EnrollmentState.CANCELLED.value),
+                literal(actor.label()),
+                literal(reason),
+                literal(now, enrollment_transition.c.at.type),
+            ).where(*stale),
         )
-    ).all()
-    for row in stale:
+    )
+    return int(
         conn.execute(
-            update(enrollment)
-            .where(enrollment.c.id == row.id)
-            .values(state=EnrollmentState.CANCELLED, updated_at=now)
-        )
-        conn.execute(
-            insert(enrollment_transition).values(
-                enrollment_id=row.id,
-                from_state=row.state,
-                to_state=EnrollmentState.CANCELLED,
-                actor=actor.label(),
-                reason=f"superseded by corrected list (import {import_id})",
-                at=now,
-            )
-        )
-    return len(stale)
+            update(enrollment).where(*stale).values(state=EnrollmentState.CANCELLED, updated_at=now)
+        ).rowcount
+    )
 
 
 def programme_id(conn: Connection, code: str) -> int:
