@@ -140,6 +140,14 @@ FIELDS: tuple[tuple[str, Convert, int], ...] = (
 )
 
 
+# Fields whose clean spelling is the canonical value itself (the converter would return it
+# unchanged): tested in place in the generated code. Position → test on the raw text ``r``.
+_INLINE = {
+    1: "len(r) == 12 and r.isdigit() and r.isascii()",  # personal ID (head checked below)
+    11: "5 < len(r) < 20 and r.isdigit() and r.isascii()",  # account number
+    12: 'len(r) == 10 and r[0] == "0" and r.isdigit() and r.isascii()',  # phone
+}
+
 # The checks across fields (``record.validate``'s) for a row whose fields all converted, as the
 # tail of the generated function; v0…v13 are the fields in FIELDS order. A pid that disagrees with
 # the birth year or gender is a warning (flag ``pid_inconsistent``): the reference path records it.
@@ -150,8 +158,8 @@ _FINISH = """\
         if v2 is None:
             return None
     else:
-        h = HEADS.get(v1[:6])
-        if h is None or h is BAD or h[0] != v4.year or (v5 is not None and v5 != h[1]):
+        h = HEADS.get(v1[:6]) or HEAD(v1[:6])
+        if h is BAD or h[0] != v4.year or (v5 is not None and v5 != h[1]):
             return None
     if v9 is None:
         v9 = "bank" if v11 is not None else "postoffice"
@@ -210,7 +218,11 @@ def _constant(mapping: Mapping, name: str, sheet: object) -> object:
 
 
 def _generate(
-    sources: list[str], cached: list[bool], namespace: dict[str, object], width: int
+    sources: list[str],
+    cached: list[bool],
+    plain: set[int],
+    namespace: dict[str, object],
+    width: int,
 ) -> Row:
     """One straight-line function: fetch, convert (cache first), give up on BAD, check across
     fields, return the values.
@@ -228,6 +240,10 @@ def _generate(
         if cached[k]:  # the cache also holds the empty values ("" and None → the fallback)
             lines.append(f"    v{k} = M{k}.get(r, MISS)")
             lines.append(f"    if v{k} is MISS:\n        v{k} = S{k}(r)")
+        elif k in plain and k in _INLINE:  # the clean spelling accepted as is, else converted
+            test = _INLINE[k]
+            lines.append(f"    if r.__class__ is str and {test}:\n        v{k} = r")
+            lines.append(f'    else:\n        v{k} = F{k} if r is None or r == "" else U{k}(r)')
         else:
             lines.append(f'    v{k} = F{k} if r is None or r == "" else U{k}(r)')
         lines.append(f"    if v{k} is BAD:\n        return None")
@@ -247,8 +263,15 @@ def _compile(
     extra: dict[str, object],
     width: int = 0,
 ) -> Row:
-    namespace: dict[str, object] = {"BAD": BAD, "MISS": MISS, "HEADS": _HEADS, **extra}
+    namespace: dict[str, object] = {
+        "BAD": BAD,
+        "MISS": MISS,
+        "HEADS": _HEADS,
+        "HEAD": pid_head,
+        **extra,
+    }
     sources, cached, caches = [], [], []
+    plain: set[int] = set()  # fields without mapping steps of their own
     _HEADS.clear()  # the year changes; a new list starts afresh
     for k, (name, convert, limit) in enumerate(FIELDS):
         raw = _constant(mapping, name, sheet)
@@ -256,6 +279,8 @@ def _compile(
         if fetches.get(name, "") == "" and fallback is BAD:
             return lambda src: None  # a constant that never validates: every row is diagnosed
         fused = _fused(mapping, name, convert, fallback)
+        if fused is convert:
+            plain.add(k)
         namespace[f"F{k}"], namespace[f"U{k}"] = fallback, fused
         if limit and fetches.get(name):
             cache: dict[Any, object] = {}
@@ -264,7 +289,7 @@ def _compile(
             caches.append(cache)
         sources.append(fetches.get(name, ""))
         cached.append(bool(limit and fetches.get(name)))
-    row = _generate(sources, cached, namespace, width)
+    row = _generate(sources, cached, plain, namespace, width)
     row.caches = caches  # type: ignore[attr-defined]  # (inspected by tests: memory stays bounded)
     return row
 

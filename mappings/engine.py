@@ -207,10 +207,15 @@ class Mapping:
                     break
             else:
                 return True
+            width = len(cells)
             for position, search in rules:
-                value = cells[position] if position < len(cells) else None
-                if value is not None and search(str(value)):
-                    return True
+                if position < width:
+                    value = cells[position]
+                    if value.__class__ is str:
+                        if search(value):
+                            return True
+                    elif value is not None and search(str(value)):
+                        return True
             return False
 
         return skip

@@ -121,9 +121,8 @@ def _line(at: int) -> str:
 
 def _csv_cells(reader: Any, name: str, encoding: str) -> Iterator[tuple[int, Sequence[object]]]:
     try:
-        for cells in reader:
-            if any(cells):
-                yield reader.line_num, cells
+        for cells in reader:  # blank rows too: the mapping's skip rule drops them
+            yield reader.line_num, cells
     except UnicodeDecodeError as exc:
         raise _not_encoded(name, encoding, reader.line_num + 1, exc) from None
 

@@ -49,7 +49,9 @@ class RowChecker:
         self.conn, self.catalogue = conn, catalogue
         self.code, self.period, self.scope_unit_id = programme_code, period, scope_unit_id
         self._units: dict[tuple[str, str], units.Translation] = {}
-        self._unit_errors: dict[tuple[str, str], GatewayError] = {}
+        # problems, not exceptions: raising one cached exception again and again would chain
+        # every raise's frames (and the rows they hold) onto its traceback
+        self._unit_errors: dict[tuple[str, str], list[FieldProblem]] = {}
         self._amounts: dict[int | None, int] = {}
 
     def run(
@@ -113,16 +115,16 @@ class RowChecker:
         found = self._units.get(key)
         if found is not None:
             return found
-        error = self._unit_errors.get(key)
-        if error is None:
+        problems = self._unit_errors.get(key)
+        if problems is None:
             try:
                 found = self._units[key] = units.to_current(
                     self.conn, units.resolve(self.conn, scheme, code)
                 )
                 return found
-            except GatewayError as exc:
-                error = self._unit_errors[key] = exc
-        raise error
+            except ValidationFailed as exc:
+                problems = self._unit_errors[key] = list(exc.problems)
+        raise ValidationFailed(problems)
 
     def diagnose(
         self, chunk: Chunk, number: int, at: int, src: Any, extract: Extract, table: RowSource

@@ -116,6 +116,9 @@ def ticked_elsewhere(
         query = query.where(enrollment.c.id.in_(list(enrollment_ids)))
     if import_id is not None:
         query = query.where(enrollment.c.import_id == import_id)
+    catalogue = load_catalogue(conn)
+    own = catalogue.by_id(programme_id).code
+    group = catalogue.group_of(own)
     return [
         (
             int(r.id),
@@ -129,6 +132,8 @@ def ticked_elsewhere(
             },
         )
         for r in conn.execute(query)
+        # a pair the law allows together (the group's allowed combinations) is not a hit
+        if r.programme_code == own or group is None or not group.allows(own, r.programme_code)
     ]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 from gateway.db.tables import admin_unit, enrollment, person, programme, tick
 from gateway.domain.states import FlagKind
 from gateway.security.vault import Purpose
+from gateway.services.catalogue import load_catalogue
 from gateway.services.context import Services
 from gateway.services.screen import Hit, flag_all
 
@@ -57,14 +58,19 @@ def registry_enrolled(
             .where(*where)
         ).all()
         ours = _local_ticks(conn, period, [r.person_id for r in rows])
+    with svc.db.read() as conn:
+        groups = load_catalogue(conn).groups
     hits: list[Hit] = []
     for r in rows:
         own = (r.code, f"{r.scheme}:{r.unit_code}")
+        group = groups.get(r.exclusion_group) if r.exclusion_group else None
         for e in svc.registry.enrolled(svc.vault.decrypt(r.pid_enc, Purpose.PID)):
             if e.exclusion_group not in (None, r.exclusion_group) or e.period not in (None, period):
                 continue
             if (e.programme, e.locality) == own or (r.person_id, e.programme, e.locality) in ours:
                 continue  # our own enrollment or payment, as the registry knows it
+            if group is not None and e.programme != r.code and group.allows(r.code, e.programme):
+                continue  # a combination the law allows
             hits.append(
                 (
                     int(r.id),
