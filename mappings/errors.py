@@ -3,6 +3,8 @@ it claims to be. Both name where (file, line, key / column) and why, in English 
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.errors import GatewayError
 
 
@@ -30,5 +32,17 @@ class FileRejected(GatewayError):
     code = "intake.file_rejected"
 
     def __init__(self, rule: str, message: str, message_vi: str, **detail: object) -> None:
-        super().__init__(message, message_vi, detail={"rule": rule, **detail})
+        super().__init__(message, message_vi, field="file", detail={"rule": rule, **detail})
         self.rule = rule
+
+    def as_dict(self) -> dict[str, Any]:
+        body = super().as_dict()
+        body["errors"] = [
+            {
+                "field": "file",
+                "rule": self.rule,
+                "message": self.message,
+                "message_vi": self.message_vi,
+            }
+        ]
+        return body

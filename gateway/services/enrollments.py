@@ -204,7 +204,9 @@ _OFFICER_MOVES: dict[str, tuple[frozenset[Role], frozenset[str]]] = {
 
 def move(svc: Services, actor: Actor, enrollment_id: int, target: str, *, reason: str) -> str:
     """An officer's transition (reject, cancel, suspend, re-propose, resume), within scope,
-    with a reason; returns the state left. Approval goes through ``approve`` (flags)."""
+    with a reason; returns the state left. Approval goes through ``approve`` (flags). An
+    enrollment outside the officer's scope reads as absent (404), as everywhere else."""
+    _visible(svc, actor, enrollment_id)
     if target == EnrollmentState.APPROVED:
         result = approve(svc, actor, [enrollment_id], reason=reason)
         if result.blocked:
@@ -257,6 +259,15 @@ def move(svc: Services, actor: Actor, enrollment_id: int, target: str, *, reason
             detail={"from": left, "to": target, "reason": reason[:200]},
         )
     return left
+
+
+def _visible(svc: Services, actor: Actor, enrollment_id: int) -> None:
+    with svc.db.read() as conn:
+        unit_id = conn.execute(
+            select(enrollment.c.unit_id).where(enrollment.c.id == enrollment_id)
+        ).scalar()
+        if unit_id is None or not units.in_scope(conn, actor, unit_id):
+            raise NotFound(f"no enrollment {enrollment_id}", f"không có hồ sơ {enrollment_id}")
 
 
 def history(conn: Connection, enrollment_id: int) -> list[dict[str, object]]:
