@@ -10,58 +10,45 @@ enrollment or is kept in quarantine with every problem found in it.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy import Connection, select
 
 from adapters.welfare.port import ListFile, Table
-from gateway.db.tables import enrollment, enrollment_transition, import_batch, programme
-from gateway.domain.states import EnrollmentState
+from gateway.db.tables import import_batch, programme
 from gateway.errors import problem
 from gateway.security.principal import Actor
-from gateway.services import audit, quarantine, screen_intake
+from gateway.services import quarantine, screen_intake
 from gateway.services.catalogue import load_catalogue
 from gateway.services.context import Services
+from gateway.services.intake_batches import (
+    ImportSummary,
+    ListMeta,
+    already_imported,
+    finish,
+    new_batch,
+    record_rejection,
+    supersede,
+)
 from gateway.services.intake_check import RowChecker, Stream
-from gateway.services.intake_writer import Chunk, ChunkWriter, RowSource, Target
+from gateway.services.intake_chunk import Chunk, RowSource, Target
+from gateway.services.intake_writer import ChunkWriter
 from mappings import compiled, engine
 from mappings.errors import FileRejected
 
 QUARANTINE_PURPOSE = quarantine.PURPOSE
+__all__ = [
+    "ImportSummary",
+    "ListMeta",
+    "content_hash",
+    "import_file",
+    "import_rows",
+    "programme_id",
+    "run_import",
+]
 CHUNK_ROWS = 2_000  # rows written per set of statements; memory is bounded by it
-
-
-@dataclass
-class ImportSummary:
-    import_id: int
-    status: str  # done | duplicate (same version already imported) | rejected (whole file)
-    accepted: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    superseded: int = 0
-    corrected: int = 0
-    flagged: int = 0
-    rows: int = 0
-    registry: str | None = None  # registry screening: done | unavailable | None (not asked)
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class ListMeta:
-    source_key: str
-    source_kind: str
-    mapping: str
-    programme_code: str
-    period: str
-    content_hash: str
-    filename: str | None = None
 
 
 def import_rows(
@@ -155,7 +142,7 @@ def run_import(
     try:
         summary = _run(svc, actor, meta, streams)
     except FileRejected as exc:
-        import_id = _record_rejection(svc, actor, meta, exc)
+        import_id = record_rejection(svc, actor, meta, exc)
         exc.detail["import_id"] = import_id
         raise
     if summary.status == "done" and svc.settings.welfare.screen_registry:
@@ -175,7 +162,7 @@ def _run(svc: Services, actor: Actor, meta: ListMeta, streams: Iterator[Stream])
         catalogue = load_catalogue(conn)
         prog = catalogue.programme(meta.programme_code)
         catalogue.check_period(meta.programme_code, meta.period)
-        done = _already_imported(conn, meta)
+        done = already_imported(conn, meta)
         if done is not None:
             return done
         previous = list(
@@ -185,7 +172,7 @@ def _run(svc: Services, actor: Actor, meta: ListMeta, streams: Iterator[Stream])
                 )
             ).scalars()
         )
-        import_id = _new_batch(conn, actor, meta, prog.id, previous, now)
+        import_id = new_batch(conn, actor, meta, prog.id, previous, now)
         target = Target(
             prog.id,
             meta.programme_code,
@@ -209,12 +196,12 @@ def _run(svc: Services, actor: Actor, meta: ListMeta, streams: Iterator[Stream])
             rows=rows,
         )
         if previous:
-            summary.superseded = _supersede(conn, previous, import_id, actor, now)
+            summary.superseded = supersede(conn, previous, import_id, actor, now)
         screen_intake.at_intake(
             conn, prog.id, meta.period, import_id, now, no_pid_units=writer.no_pid_units
         )
         summary.flagged = screen_intake.flagged(conn, import_id)
-        _finish(conn, svc, actor, meta, summary)
+        finish(conn, svc, actor, meta, summary)
     return summary
 
 
@@ -230,213 +217,6 @@ def _read_and_write(checker: RowChecker, streams: Iterator[Stream], writer: Chun
     rows, last = checker.run(streams, Chunk(), flush, CHUNK_ROWS)
     writer.write(last)
     return rows
-
-
-def _already_imported(conn: Connection, meta: ListMeta) -> ImportSummary | None:
-    """The same version of the same list again: nothing is done twice."""
-    existing = conn.execute(
-        select(import_batch.c.id, import_batch.c.counts, import_batch.c.status).where(
-            import_batch.c.source_key == meta.source_key,
-            import_batch.c.content_hash == meta.content_hash,
-        )
-    ).first()
-    if existing is None:
-        return None
-    if existing.status == "rejected":  # the same bytes were rejected before: try again
-        conn.execute(delete(import_batch).where(import_batch.c.id == existing.id))
-        return None
-    counts = dict(existing.counts or {})
-    summary = ImportSummary(int(existing.id), "duplicate")
-    for key in ("accepted", "quarantined", "duplicates", "flagged", "rows"):
-        setattr(summary, key, int(counts.get(key, 0)))
-    return summary
-
-
-def _finish(
-    conn: Connection, svc: Services, actor: Actor, meta: ListMeta, summary: ImportSummary
-) -> None:
-    conn.execute(
-        update(import_batch)
-        .where(import_batch.c.id == summary.import_id)
-        .values(status="done", counts=summary.as_dict(), finished_at=svc.clock())
-    )
-    audit.record(
-        conn,
-        actor,
-        "intake.import",
-        "import_batch",
-        summary.import_id,
-        purpose="beneficiary list intake",
-        detail={
-            "source": meta.source_key,
-            "programme": meta.programme_code,
-            "period": meta.period,
-            **{
-                k: v
-                for k, v in summary.as_dict().items()
-                if k not in ("import_id", "error", "registry")
-            },
-        },
-    )
-
-
-def _new_batch(
-    conn: Connection,
-    actor: Actor,
-    meta: ListMeta,
-    programme_id: int,
-    previous: list[int],
-    now: dt.datetime,
-) -> int:
-    return int(
-        conn.execute(
-            insert(import_batch)
-            .values(
-                source_key=meta.source_key,
-                source_kind=meta.source_kind,
-                filename=meta.filename,
-                mapping=meta.mapping,
-                programme_id=programme_id,
-                period=meta.period,
-                content_hash=meta.content_hash,
-                supersedes_id=previous[-1] if previous else None,
-                status="running",
-                counts={},
-                actor=actor.label(),
-                created_at=now,
-            )
-            .returning(import_batch.c.id)
-        ).scalar_one()
-    )
-
-
-def replay_row(
-    svc: Services, conn: Connection, actor: Actor, qrow: Any, fields: dict[str, object]
-) -> quarantine.ReplayResult:
-    """A corrected quarantined row, through the same checks and the same writer, inside the
-    caller's transaction; screened like any row at intake when it is accepted."""
-    catalogue = load_catalogue(conn)
-    batch = conn.execute(
-        select(import_batch.c.period, programme.c.code, programme.c.id)
-        .join(programme, programme.c.id == import_batch.c.programme_id)
-        .where(import_batch.c.id == qrow.import_id)
-    ).one()
-    now = svc.clock()
-    target = Target(batch.id, batch.code, batch.period, qrow.import_id, actor.label(), now)
-    checker = RowChecker(conn, catalogue, batch.code, batch.period, qrow.unit_id)
-    chunk = Chunk()
-    source = RowSource(dict, lambda at, src: str(qrow.location or ""))
-    number = int(qrow.row_number)
-    checker.diagnose(chunk, number, number, fields, lambda src: (dict(src), []), source)
-    writer = ChunkWriter(conn, svc.vault, target)
-    writer.write(chunk, keep_held=False)
-    if chunk.held:  # still wrong, or held back while writing (listed twice, another's account)
-        held = chunk.held[-1]
-        quarantine.keep(
-            conn,
-            svc.vault,
-            import_id=qrow.import_id,
-            row_number=number,
-            location=qrow.location,
-            row=fields,
-            problems=held.problems,
-            unit_id=held.unit_id or qrow.unit_id,
-            now=now,
-        )
-        return quarantine.ReplayResult(False, None, held.problems)
-    enrollment_id = conn.execute(
-        select(enrollment.c.id).where(
-            enrollment.c.import_id == qrow.import_id, enrollment.c.source_row == number
-        )
-    ).scalar_one()
-    screen_intake.at_intake(
-        conn,
-        batch.id,
-        batch.period,
-        qrow.import_id,
-        now,
-        enrollment_ids=[enrollment_id],
-        no_pid_units=writer.no_pid_units,
-    )
-    quarantine.close(
-        conn,
-        qrow.id,
-        "replayed",
-        actor,
-        now,
-        resolution="corrected and accepted",
-        enrollment_id=enrollment_id,
-    )
-    return quarantine.ReplayResult(True, int(enrollment_id), [])
-
-
-def _record_rejection(svc: Services, actor: Actor, meta: ListMeta, exc: FileRejected) -> int:
-    """A rejected file is kept on record (what, when, why); none of its rows are."""
-    now = svc.clock()
-    with svc.db.begin() as conn:
-        catalogue = load_catalogue(conn)
-        prog = catalogue.programme(meta.programme_code)
-        conn.execute(
-            delete(import_batch).where(
-                import_batch.c.source_key == meta.source_key,
-                import_batch.c.content_hash == meta.content_hash,
-                import_batch.c.status == "rejected",
-            )
-        )
-        import_id = _new_batch(conn, actor, meta, prog.id, [], now)
-        conn.execute(
-            update(import_batch)
-            .where(import_batch.c.id == import_id)
-            .values(
-                status="rejected",
-                supersedes_id=None,
-                error=f"{exc.rule}: {exc.message} | {exc.message_vi}"[:2000],
-                finished_at=now,
-            )
-        )
-        audit.record(
-            conn,
-            actor,
-            "intake.reject_file",
-            "import_batch",
-            import_id,
-            purpose="beneficiary list intake",
-            detail={"source": meta.source_key, "rule": exc.rule, "file": meta.filename},
-        )
-    return import_id
-
-
-def _supersede(
-    conn: Connection, previous: Sequence[int], import_id: int, actor: Actor, now: dt.datetime
-) -> int:
-    """A corrected version replaces the earlier one: rows it no longer lists are cancelled
-    (set-based: their transitions, then the state)."""
-    conn.execute(
-        update(import_batch).where(import_batch.c.id.in_(previous)).values(status="superseded")
-    )
-    stale = (
-        enrollment.c.import_id.in_(previous),
-        enrollment.c.state.in_([EnrollmentState.PROPOSED, EnrollmentState.VERIFIED]),
-    )
-    reason = f"superseded by corrected list (import {import_id})"
-    conn.execute(
-        insert(enrollment_transition).from_select(
-            ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
-            select(
-                enrollment.c.id,
-                enrollment.c.state,
-                literal(EnrollmentState.CANCELLED.value),
-                literal(actor.label()),
-                literal(reason),
-                literal(now, enrollment_transition.c.at.type),
-            ).where(*stale),
-        )
-    )
-    return int(
-        conn.execute(
-            update(enrollment).where(*stale).values(state=EnrollmentState.CANCELLED, updated_at=now)
-        ).rowcount
-    )
 
 
 def programme_id(conn: Connection, code: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from gateway.errors import FieldProblem, GatewayError, ValidationFailed
 from gateway.services import units
 from gateway.services.catalogue import Catalogue
-from gateway.services.intake_writer import Chunk, Held, RowSource
+from gateway.services.intake_chunk import Chunk, Held, RowSource
 from mappings import converters, record
 from mappings.compiled import Row
 from mappings.engine import Extract

@@ -5,9 +5,8 @@ listing of a person is held in quarantine and flags the first. Memory is bounded
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,101 +16,20 @@ from gateway.db.tables import (
     enrollment,
     enrollment_transition,
     flag,
-    payee_account,
-    person,
-    person_identifier,
     quarantine_row,
 )
-from gateway.domain.names import fold
 from gateway.domain.states import EnrollmentState, FlagKind
 from gateway.errors import FieldProblem
-from gateway.security.vault import PiiVault, Purpose
-from gateway.services import quarantine, units
+from gateway.security.vault import PiiVault
+from gateway.services import quarantine
 from gateway.services.intake_bulk import Bulk
+from gateway.services.intake_chunk import Chunk, Counts, Held, Target
+from gateway.services.intake_people import HOLD, PeopleWriter
 
 # positions in a canonical values tuple (mappings.compiled.FIELDS order)
 SOURCE_REF, PID, LEGACY, NAME, BIRTH, GENDER = 0, 1, 2, 3, 4, 5
 COEFFICIENT, CHANNEL, BIN, ACCOUNT = 8, 9, 10, 11
 OPEN_STATES = (EnrollmentState.PROPOSED, EnrollmentState.VERIFIED)
-HOLD = -1  # an account that belongs to someone else: the row is held back
-
-
-@dataclass
-class Held:
-    """A row kept in quarantine: where it was, what it said, every problem found."""
-
-    number: int
-    location: str
-    fields: dict[str, object]
-    problems: list[FieldProblem]
-    unit_id: int | None
-
-
-class RowSource:
-    """What the writer needs to know about the table a row came from, to hold it back late."""
-
-    def __init__(
-        self,
-        fields: Callable[[Any], dict[str, object]],
-        locate: Callable[[int, Any], str],
-    ) -> None:
-        self.fields, self.locate = fields, locate
-
-
-@dataclass
-class Chunk:
-    """Accepted rows, as parallel lists (cheap to fill, zipped when written), and held rows."""
-
-    numbers: list[int] = field(default_factory=list)
-    places: list[tuple[int, Any, RowSource]] = field(default_factory=list)  # (at, src, table)
-    values: list[tuple[Any, ...]] = field(default_factory=list)
-    units: list[units.Translation] = field(default_factory=list)
-    amounts: list[int] = field(default_factory=list)
-    warnings: dict[int, tuple[FieldProblem, ...]] = field(default_factory=dict)  # by position
-    held: list[Held] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.numbers) + len(self.held)
-
-    def lists(self) -> tuple[list[int], list[Any], list[Any], list[Any], list[int]]:
-        return self.numbers, self.places, self.values, self.units, self.amounts
-
-    def clear(self) -> None:
-        for part in (self.numbers, self.places, self.values, self.units, self.amounts):
-            part.clear()
-        self.warnings.clear()
-        self.held.clear()
-
-    def hold_late(self, k: int, problems: list[FieldProblem]) -> Held:
-        at, src, table = self.places[k]
-        return Held(
-            self.numbers[k],
-            table.locate(at, src),
-            table.fields(src),
-            problems,
-            self.units[k].unit.id,
-        )
-
-
-@dataclass
-class Counts:
-    accepted: int = 0
-    corrected: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-
-
-@dataclass(frozen=True)
-class Target:
-    """The list being imported: which programme, period and import the rows go to."""
-
-    programme_id: int
-    programme_code: str
-    period: str
-    import_id: int
-    actor: str
-    now: dt.datetime
-    previous: frozenset[int] = frozenset()  # earlier versions of the same list
 
 
 class ChunkWriter:
@@ -120,172 +38,21 @@ class ChunkWriter:
         self.bulk = Bulk(conn)
         self.counts = Counts()
         self.now = self.bulk.bind(enrollment.c.created_at, target.now)
-        self.true = self.bulk.bind(person_identifier.c.current, True)
+        self.people = PeopleWriter(self.bulk, vault, target.import_id, self.now)
         self.as_json = self.bulk.binder(flag.c.detail) or (lambda v: v)
-        self._names: dict[str, str] = {}
         self.no_pid_units: set[int] = set()  # communes of records listed without a personal ID
 
     def write(self, chunk: Chunk, *, keep_held: bool = True) -> None:
         """Write the chunk's accepted rows; rows held back join ``chunk.held``, which are then
         kept in quarantine (unless the caller keeps them itself: a replayed row)."""
         if chunk.numbers:
-            people = self._persons(chunk)
-            accounts = self._accounts(chunk, people)
+            people = self.people.persons(chunk.values, chunk.units)
+            accounts = self.people.accounts(chunk.values, people)
             pending = list(range(len(chunk.numbers)))
             while pending:  # again only for rows a concurrent import enrolled meanwhile
                 pending = self._enroll(chunk, people, accounts, pending)
         if keep_held:
             self._quarantine(chunk.held)
-
-    # -- persons ----------------------------------------------------------------------------
-
-    def _persons(self, chunk: Chunk) -> list[int]:
-        index, bulk = self.vault.index, self.bulk
-        pids = [index(v[PID], Purpose.PID) if v[PID] else None for v in chunk.values]
-        found: dict[bytes, int] = dict(
-            bulk.lookup(person, ("pid_index", "id"), "pid_index", _some(pids))
-        )
-        missing = [p for p in _some(pids) if p not in found]
-        if missing:  # a re-issued number: known through the identifier history
-            found.update(
-                bulk.lookup(person_identifier, _IDENTIFIER, "value_index", missing, kind="pid")
-            )
-        legacy = [
-            index(v[LEGACY], Purpose.LEGACY_ID)
-            if v[LEGACY] and (p is None or p not in found)
-            else None
-            for v, p in zip(chunk.values, pids, strict=True)
-        ]
-        if any(legacy):
-            found.update(
-                bulk.lookup(
-                    person_identifier, _IDENTIFIER, "value_index", _some(legacy), kind="cmnd9"
-                )
-            )
-        keys: list[bytes] = [_identity(p, lg, found) for p, lg in zip(pids, legacy, strict=True)]
-        new: dict[bytes, int] = {}  # a new person's key -> the first row listing them
-        for k, key in enumerate(keys):
-            if key not in found:
-                new.setdefault(key, k)
-        if new:
-            found.update(self._create_persons(chunk, new, pids, legacy))
-        return [found[key] for key in keys]
-
-    def _create_persons(
-        self,
-        chunk: Chunk,
-        new: dict[bytes, int],
-        pids: list[bytes | None],
-        legacy: list[bytes | None],
-    ) -> dict[bytes, int]:
-        """One person per new key (the first row listing them), then their identifiers."""
-        made = dict(zip(new, self.bulk.ids(person, len(new)), strict=True))
-        rows, numbers = [], []  # numbers: (key, kind, index, ciphertext)
-        encrypt = self.vault.encrypt
-        for key, k in new.items():
-            values = chunk.values[k]
-            birth = values[BIRTH]
-            pid_enc = encrypt(values[PID], Purpose.PID) if pids[k] else None
-            rows.append(
-                (
-                    made[key],
-                    pids[k],
-                    pid_enc,
-                    values[NAME],
-                    self._name_key(values[NAME]),
-                    birth.year,
-                    birth.month,
-                    birth.day,
-                    values[GENDER],
-                    "unknown",
-                    chunk.units[k].unit.id,
-                    self.now,
-                )
-            )
-            if pids[k]:
-                numbers.append((key, "pid", pids[k], pid_enc))
-            if values[LEGACY]:
-                lg = legacy[k] or self.vault.index(values[LEGACY], Purpose.LEGACY_ID)
-                numbers.append((key, "cmnd9", lg, encrypt(values[LEGACY], Purpose.LEGACY_ID)))
-        if self.bulk.insert(person, PERSON_COLUMNS, rows, ignore=True) < len(rows):
-            made.update(self._taken_meanwhile(made))
-        source = f"import:{self.target.import_id}"
-        identifiers = [
-            (made[key], kind, index, enc, self.true, source, self.now)
-            for key, kind, index, enc in numbers
-        ]
-        self.bulk.insert(person_identifier, IDENTIFIER_COLUMNS, identifiers, ignore=True)
-        return made
-
-    def _taken_meanwhile(self, made: dict[bytes, int]) -> dict[bytes, int]:
-        """PostgreSQL: a concurrent import created some of these persons first; use theirs."""
-        return dict(self.bulk.lookup(person, ("pid_index", "id"), "pid_index", made))
-
-    def _name_key(self, name: str) -> str:
-        key = self._names.get(name)
-        if key is None:
-            if len(self._names) > 50_000:
-                self._names.clear()
-            key = self._names[name] = fold(name)
-        return key
-
-    # -- payee accounts ---------------------------------------------------------------------
-
-    def _accounts(self, chunk: Chunk, people: list[int]) -> list[int | None]:
-        index = self.vault.index
-        keys = [
-            (v[BIN], index(v[ACCOUNT], Purpose.ACCOUNT)) if v[CHANNEL] == "bank" else None
-            for v in chunk.values
-        ]
-        if not any(keys):
-            return [None] * len(keys)
-        known = self._known_accounts([key for key in keys if key is not None])
-        new: dict[tuple[str, bytes], int] = {}  # key -> first row
-        for k, key in enumerate(keys):
-            if key is not None and key not in known:
-                known[key] = (None, people[k])
-                new[key] = k
-        if new:
-            self._create_accounts(chunk, new, known)
-        out: list[int | None] = []
-        for key, owner in zip(keys, people, strict=True):
-            if key is None:
-                out.append(None)
-                continue
-            account_id, holder = known[key]
-            out.append(account_id if holder == owner else HOLD)
-        return out
-
-    def _create_accounts(
-        self,
-        chunk: Chunk,
-        new: dict[tuple[str, bytes], int],
-        known: dict[tuple[str, bytes], tuple[int | None, int]],
-    ) -> None:
-        ids = self.bulk.ids(payee_account, len(new))
-        rows = []
-        for (key, k), account_id in zip(new.items(), ids, strict=True):
-            owner = known[key][1]
-            known[key] = (account_id, owner)
-            enc = self.vault.encrypt(chunk.values[k][ACCOUNT], Purpose.ACCOUNT)
-            rows.append((account_id, owner, key[0], key[1], enc, "unverified", self.now))
-        if self.bulk.insert(payee_account, ACCOUNT_COLUMNS, rows, ignore=True) < len(rows):
-            known.update(self._known_accounts(list(new)))  # a concurrent import was first
-
-    def _known_accounts(
-        self, keys: list[tuple[str, bytes]]
-    ) -> dict[tuple[str, bytes], tuple[int | None, int]]:
-        """(bin, number index) → (account, holder), bank by bank (the unique index's order)."""
-        by_bin: dict[str, list[bytes]] = {}
-        for bin_code, number in keys:
-            by_bin.setdefault(bin_code, []).append(number)
-        known: dict[tuple[str, bytes], tuple[int | None, int]] = {}
-        for bin_code, numbers in by_bin.items():
-            for r in self.bulk.lookup(
-                payee_account, _ACCOUNT, "number_index", numbers, bin=bin_code
-            ):
-                known[(bin_code, r[0])] = (int(r[1]), int(r[2]))
-        return known
 
     # -- enrollments ------------------------------------------------------------------------
 
@@ -509,22 +276,8 @@ def _row_flags(chunk: Chunk, k: int) -> list[tuple[str, str, dict[str, object]]]
     return found
 
 
-def _identity(pid: bytes | None, legacy: bytes | None, found: dict[bytes, int]) -> bytes:
-    """Who a row is: a known personal ID, else a known CMND, else the ID (a new person)."""
-    if pid is not None and pid in found:
-        return pid
-    if legacy is not None and (legacy in found or pid is None):
-        return legacy
-    assert pid is not None  # validation: a row has a personal ID or a CMND number
-    return pid
-
-
 def _listed(t: Target, number: int) -> str:
     return f"listed in import {t.import_id} row {number}"
-
-
-def _some(values: list[Any]) -> list[Any]:
-    return [v for v in values if v is not None]
 
 
 _OTHER_ACCOUNT = FieldProblem(
@@ -533,32 +286,6 @@ _OTHER_ACCOUNT = FieldProblem(
     "this account is registered to another beneficiary",
     "số tài khoản này đã đăng ký cho người hưởng khác",
 )
-_IDENTIFIER = ("value_index", "person_id")
-_ACCOUNT = ("number_index", "id", "person_id")
-PERSON_COLUMNS = (
-    "id",
-    "pid_index",
-    "pid_enc",
-    "full_name",
-    "name_key",
-    "birth_year",
-    "birth_month",
-    "birth_day",
-    "gender",
-    "vital_status",
-    "residence_unit_id",
-    "created_at",
-)
-IDENTIFIER_COLUMNS = (
-    "person_id",
-    "kind",
-    "value_index",
-    "value_enc",
-    "current",
-    "source",
-    "created_at",
-)
-ACCOUNT_COLUMNS = ("id", "person_id", "bin", "number_index", "number_enc", "status", "created_at")
 ENROLLMENT_COLUMNS = (
     "id",
     "programme_id",

@@ -186,7 +186,7 @@ def _may_correct(actor: Actor) -> None:
 
 def replay(svc: Services, actor: Actor, row_id: int, corrected: dict[str, object]) -> ReplayResult:
     """Apply corrections to a quarantined row and run it through intake again, atomically."""
-    from gateway.services import intake
+    from gateway.services.intake_replay import replay_row
 
     _may_correct(actor)
     unknown = sorted(set(corrected) - set(NAMES))
@@ -207,7 +207,7 @@ def replay(svc: Services, actor: Actor, row_id: int, corrected: dict[str, object
             )
         fields = json.loads(svc.vault.decrypt(row.raw_enc, PURPOSE))
         fields.update({k: ("" if v is None else v) for k, v in corrected.items()})
-        outcome = intake.replay_row(svc, conn, actor, row, fields)
+        outcome = replay_row(svc, conn, actor, row, fields)
         audit.record(
             conn,
             actor,
