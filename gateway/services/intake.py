@@ -48,7 +48,7 @@ __all__ = [
     "programme_id",
     "run_import",
 ]
-CHUNK_ROWS = 2_000  # rows written per set of statements; memory is bounded by it
+CHUNK_ROWS = 5_000  # rows written per set of statements; memory is bounded by it
 
 
 def import_rows(
