@@ -17,7 +17,7 @@ from adapters.payments.port import PaymentChannel
 from adapters.registry.fake import FakeRegistry
 from adapters.registry.port import RegistryPort
 from adapters.welfare.fake import FakeWelfareSource
-from adapters.welfare.port import WelfareSource
+from adapters.welfare.port import ListFile, WelfareSource
 from gateway.db.database import Database
 from gateway.db.engine import make_engine
 from gateway.security.vault import PiiVault
@@ -95,6 +95,14 @@ def build_welfare(settings: Settings) -> WelfareSource:
     from adapters.welfare.factory import build
 
     return build(settings)
+
+
+def open_welfare_file(path: Path, mapping: str) -> ListFile:
+    """A provincial list file (CSV or XLSX) read the way its mapping describes."""
+    from adapters.welfare.files import open_list
+    from mappings import engine
+
+    return open_list(path, engine.load(mapping).source)
 
 
 def build_services(

@@ -68,6 +68,11 @@ class WelfareSettings:
     backend: str = "fake"  # fake | rest | files
     url: str | None = None
     inbox_dir: str | None = None
+    mapping: str = "canonical"  # mapping of the files in the inbox (REST lists name their own)
+    token: str | None = None  # bearer token the provincial REST API expects
+    page_size: int = 500
+    # screening at intake also asks the registry's enrolled query (per person, after the import)
+    screen_registry: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,10 @@ class Settings:
                 backend=env.choice("WELFARE_BACKEND", ("fake", "rest", "files"), "fake"),
                 url=env.opt("WELFARE_URL"),
                 inbox_dir=env.opt("WELFARE_INBOX_DIR"),
+                mapping=env.text("WELFARE_MAPPING", "canonical"),
+                token=env.opt("WELFARE_TOKEN"),
+                page_size=env.integer("WELFARE_PAGE_SIZE", 500),
+                screen_registry=env.flag("WELFARE_SCREEN_REGISTRY", False),
             ),
             security=SecuritySettings(
                 secret_key=env.opt("SECRET_KEY"),

@@ -16,6 +16,7 @@ class CanonicalField:
     required: bool
     note_en: str
     note_vi: str
+    aliases: tuple[str, ...] = ()  # other spellings accepted in a header
 
 
 FIELDS: tuple[CanonicalField, ...] = (
@@ -40,7 +41,9 @@ FIELDS: tuple[CanonicalField, ...] = (
         "9-digit CMND, resolved through the registry",
         "số CMND 9 số, được tra cứu qua CSDLQG về dân cư",
     ),
-    CanonicalField("full_name", "Họ và tên", True, "family name first", "họ trước, tên sau"),
+    CanonicalField(
+        "full_name", "Họ và tên", True, "family name first", "họ trước, tên sau", ("Full name",)
+    ),
     CanonicalField(
         "birth_date",
         "Ngày sinh",
@@ -86,3 +89,4 @@ NAMES = tuple(f.name for f in FIELDS)
 HEADER_TO_FIELD = {f.header_vi.casefold(): f.name for f in FIELDS} | {
     f.name.casefold(): f.name for f in FIELDS
 }
+HEADERS_VI = tuple(f.header_vi for f in FIELDS)

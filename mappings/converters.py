@@ -158,3 +158,112 @@ def phone(raw: object, *, field: str = "phone") -> str | None:
             f"{value!r} không phải số điện thoại 10 số",
         )
     return digits
+
+
+# -- added for the mapping engine ------------------------------------------------------------
+
+SCHEME_ALIASES = {
+    "legacy63": "legacy63",
+    "legacy": "legacy63",
+    "63": "legacy63",
+    "old": "legacy63",
+    "cu": "legacy63",
+    "cũ": "legacy63",
+    "2025-07": "2025-07",
+    "2025": "2025-07",
+    "34": "2025-07",
+    "new": "2025-07",
+    "moi": "2025-07",
+    "mới": "2025-07",
+}
+
+
+def name(raw: object, *, legacy: str = "unicode", field: str = "full_name") -> str | None:
+    """A person's name: legacy font decoded, NFC, single spaces (required-ness is checked later)."""
+    if raw is None:
+        return None
+    value = str(raw)
+    if legacy != "unicode":
+        from mappings.legacy_fonts import decode
+
+        value = decode(value, legacy)
+    return text(value)
+
+
+def admin_scheme(raw: object, *, field: str = "scheme") -> str | None:
+    """``legacy63`` or ``2025-07`` (several spellings); empty → None (the mapping's default)."""
+    value = text(raw)
+    if value is None:
+        return None
+    found = SCHEME_ALIASES.get(value.casefold())
+    if found is None:
+        raise problem(
+            field,
+            "admin_scheme.unknown",
+            f"{value!r} is not an admin-code scheme (use legacy63 or 2025-07)",
+            f"{value!r} không phải hệ mã hành chính (dùng legacy63 hoặc 2025-07)",
+        )
+    return found
+
+
+def admin_code(raw: object, *, width: int = 5, field: str = "commune_code") -> str | None:
+    """A GSO/NSO code as text of its level's width: 26734, 26734.0 and "26734" alike.
+
+    The code means nothing without its scheme; translation old→new goes through the succession
+    table (``gateway.services.units``), where a split commune is flagged, never guessed."""
+    if isinstance(raw, float) and raw == int(raw):
+        raw = int(raw)
+    value = text(raw)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > width:
+        raise problem(
+            field,
+            "admin_code.format",
+            f"{value!r} is not a {width}-digit admin code",
+            f"{value!r} không phải mã hành chính {width} chữ số",
+        )
+    return value.zfill(width)
+
+
+def digits(raw: object) -> str | None:
+    """Identity numbers as text: spaces and dots removed; numeric cells kept exact."""
+    if isinstance(raw, float) and raw == int(raw):
+        raw = int(raw)
+    value = text(raw)
+    if value is None:
+        return None
+    return value.replace(" ", "").replace(".", "").replace("-", "")
+
+
+def birth_date(raw: object, *, field: str = "birth_date") -> object:
+    """Dates as cells carry them: ``dd/mm/yyyy``, ``yyyy-mm-dd``, a year, or an Excel serial —
+    a number cell, or five digits in a text cell (Excel exported to CSV without formatting)."""
+    from gateway.domain.dates import parse_birth_date
+
+    if isinstance(raw, str):
+        stripped = raw.strip()
+        if len(stripped) == 5 and stripped.isdigit():
+            return parse_birth_date(int(stripped), field=field)
+        return parse_birth_date(stripped, field=field)
+    return parse_birth_date(raw, field=field)
+
+
+def code(raw: object, table: dict[str, str], *, field: str, passthrough: bool = False) -> object:
+    """Translate a source code through the mapping's code table (``[codes.<name>]``)."""
+    value = text(raw)
+    if value is None:
+        return None
+    found = table.get(value)
+    if found is None:
+        found = table.get(value.casefold())
+    if found is not None:
+        return found
+    if passthrough:
+        return value
+    raise problem(
+        field,
+        "code.unknown",
+        f"{value!r} is not a known code (known: {', '.join(sorted(table)[:8])})",
+        f"{value!r} không phải mã đã biết (các mã: {', '.join(sorted(table)[:8])})",
+    )

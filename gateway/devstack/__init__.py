@@ -37,13 +37,13 @@ class Stack:
 
     def spawn(self, name: str, args: list[str], *, port: int | None = None) -> None:
         """Start ``ansinh <args>`` in the background; wait for its port if one is given."""
-        log = (self.data_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [sys.executable, "-m", "gateway.cli", *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
-        )
+        with (self.data_dir / f"{name}.log").open("ab") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                [sys.executable, "-m", "gateway.cli", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+            )
         self.processes.append(proc)
         if port is not None and not wait_for_port(port, proc):
             raise RuntimeError(f"{name} did not start; see {self.data_dir / (name + '.log')}")

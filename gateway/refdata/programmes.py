@@ -6,6 +6,10 @@
   The three share the exclusion group ``tcxh-hang-thang`` with policy *highest wins*
   (Decree 20 Art. 6; Decree 176: "they receive the higher").
 * ``HCM-2021-GOI3`` Ho Chi Minh City 2021 package 3: 1,000,000 VND per person, paid once.
+
+No allowed combination is seeded: every overlap DOMAIN.md documents inside a group is
+exclusive (§4, §7: only the highest level); a pair the law allows is one ``allowed_combination``
+row with its legal basis in ``note`` (docs/intake.md, "Programme rules").
 """
 
 from __future__ import annotations

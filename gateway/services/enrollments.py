@@ -185,6 +185,103 @@ def approve(
     return ApprovalResult(approved, blocked)
 
 
+# who may move an enrollment where (besides approve, above): the system moves proposed →
+# verified after a registry match and approved → paid on settlement
+_OFFICER_MOVES: dict[str, tuple[frozenset[Role], frozenset[str]]] = {
+    EnrollmentState.REJECTED: (APPROVERS, frozenset({"proposed", "verified"})),
+    EnrollmentState.CANCELLED: (
+        frozenset({Role.COMMUNE, *APPROVERS}),
+        frozenset({"proposed", "verified", "approved", "suspended"}),
+    ),
+    EnrollmentState.SUSPENDED: (APPROVERS, frozenset({"proposed", "verified", "approved"})),
+    EnrollmentState.PROPOSED: (  # re-proposed after a rejection, or resumed
+        frozenset({Role.COMMUNE, Role.DISTRICT, Role.PROVINCE}),
+        frozenset({"rejected", "suspended"}),
+    ),
+    EnrollmentState.VERIFIED: (APPROVERS, frozenset({"suspended"})),
+}
+
+
+def move(svc: Services, actor: Actor, enrollment_id: int, target: str, *, reason: str) -> str:
+    """An officer's transition (reject, cancel, suspend, re-propose, resume), within scope,
+    with a reason; returns the state left. Approval goes through ``approve`` (flags). An
+    enrollment outside the officer's scope reads as absent (404), as everywhere else."""
+    _visible(svc, actor, enrollment_id)
+    if target == EnrollmentState.APPROVED:
+        result = approve(svc, actor, [enrollment_id], reason=reason)
+        if result.blocked:
+            raise InvalidState(
+                f"enrollment {enrollment_id} has open flags: "
+                + ", ".join(result.blocked[enrollment_id]),
+                "hồ sơ còn cảnh báo chưa xử lý; cần ghi lý do bỏ qua (override_reason)",
+                code="enrollment.flags_open",
+            )
+        return EnrollmentState.VERIFIED
+    rule = _OFFICER_MOVES.get(target)
+    if rule is None:
+        raise InvalidState(
+            f"officers cannot move an enrollment to {target}",
+            f"cán bộ không thể chuyển hồ sơ sang trạng thái {target}",
+            code="enrollment.invalid_transition",
+        )
+    roles, sources = rule
+    if not actor.is_system and actor.role not in roles:
+        raise Forbidden(
+            f"your role may not move an enrollment to {target}",
+            f"vai trò của bạn không được chuyển hồ sơ sang trạng thái {target}",
+            code="role.forbidden",
+        )
+    now = svc.clock()
+    with svc.db.begin() as conn:
+        row = conn.execute(
+            select(enrollment.c.state, enrollment.c.unit_id).where(enrollment.c.id == enrollment_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no enrollment {enrollment_id}", f"không có hồ sơ {enrollment_id}")
+        units.require_scope(conn, actor, row.unit_id)
+        if row.state not in sources:
+            check_enrollment_transition(row.state, target)  # names the impossible move
+            raise InvalidState(
+                f"an officer cannot move an enrollment from {row.state} to {target}",
+                f"cán bộ không thể chuyển hồ sơ từ {row.state} sang {target}",
+                code="enrollment.invalid_transition",
+            )
+        left = transition(
+            conn, enrollment_id, target, actor=actor, reason=reason, now=now, expect=row.state
+        )
+        audit.record(
+            conn,
+            actor,
+            f"enrollment.{target}",
+            "enrollment",
+            enrollment_id,
+            purpose="enrollment workflow",
+            detail={"from": left, "to": target, "reason": reason[:200]},
+        )
+    return left
+
+
+def _visible(svc: Services, actor: Actor, enrollment_id: int) -> None:
+    with svc.db.read() as conn:
+        unit_id = conn.execute(
+            select(enrollment.c.unit_id).where(enrollment.c.id == enrollment_id)
+        ).scalar()
+        if unit_id is None or not units.in_scope(conn, actor, unit_id):
+            raise NotFound(f"no enrollment {enrollment_id}", f"không có hồ sơ {enrollment_id}")
+
+
+def history(conn: Connection, enrollment_id: int) -> list[dict[str, object]]:
+    rows = conn.execute(
+        select(enrollment_transition)
+        .where(enrollment_transition.c.enrollment_id == enrollment_id)
+        .order_by(enrollment_transition.c.id)
+    ).all()
+    return [
+        {"from": r.from_state, "to": r.to_state, "actor": r.actor, "reason": r.reason, "at": r.at}
+        for r in rows
+    ]
+
+
 def can_propose(actor: Actor) -> bool:
     return actor.is_system or actor.role in (Role.COMMUNE, Role.DISTRICT, Role.PROVINCE)
 

@@ -40,5 +40,15 @@ def withdraw_tick(svc: Services, payload: dict[str, Any]) -> None:
     svc.registry.withdraw_tick(_tick_record(svc, payload), payload.get("reason", ""))
 
 
+def push_province_status(svc: Services, payload: dict[str, Any]) -> None:
+    from gateway.services import status
+
+    status.deliver(svc, payload)
+
+
 def default_handlers() -> dict[str, Handler]:
-    return {TICK_TOPIC: publish_tick, UNTICK_TOPIC: withdraw_tick}
+    return {
+        TICK_TOPIC: publish_tick,
+        UNTICK_TOPIC: withdraw_tick,
+        "province.status": push_province_status,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from gateway.db.dialect import insert_ignore
 from gateway.db.tables import admin_unit, enrollment, flag, person, programme, tick
 from gateway.domain.programmes import Claim, resolve_exclusions
 from gateway.domain.states import EnrollmentState, FlagKind
-from gateway.security.vault import Purpose
 from gateway.services.catalogue import load_catalogue
 from gateway.services.context import Services
 
@@ -53,15 +52,17 @@ def screen(
         prog_id = conn.execute(
             select(programme.c.id).where(programme.c.code == programme_code)
         ).scalar_one()
-        summary.ticked_elsewhere = _flag_all(
+        summary.ticked_elsewhere = flag_all(
             conn, ticked_elsewhere(conn, prog_id, period, states), now
         )
-        summary.exclusive = _flag_all(conn, exclusive_claims(conn, period, states), now)
-        summary.possible_duplicates = _flag_all(
+        summary.exclusive = flag_all(conn, exclusive_claims(conn, period, states), now)
+        summary.possible_duplicates = flag_all(
             conn, possible_duplicates(conn, prog_id, period, states), now
         )
     if consult_registry:
-        summary.enrolled_elsewhere = _registry_enrolled(svc, prog_id, period, states, now)
+        from gateway.services.screen_registry import registry_enrolled
+
+        summary.enrolled_elsewhere = registry_enrolled(svc, prog_id, period, states, now)
     return summary
 
 
@@ -74,8 +75,11 @@ def ticked_elsewhere(
     period: str,
     states: Sequence[str],
     enrollment_ids: Iterable[int] | None = None,
+    *,
+    import_id: int | None = None,
 ) -> list[Hit]:
-    """Active ticks in the same exclusion group and period by another programme or locality."""
+    """Active ticks in the same exclusion group and period by another programme or locality
+    (of the given enrollments, or of one imported list, or of the whole programme period)."""
     tick_unit = aliased(admin_unit)
     query = (
         select(
@@ -110,6 +114,11 @@ def ticked_elsewhere(
     )
     if enrollment_ids is not None:
         query = query.where(enrollment.c.id.in_(list(enrollment_ids)))
+    if import_id is not None:
+        query = query.where(enrollment.c.import_id == import_id)
+    catalogue = load_catalogue(conn)
+    own = catalogue.by_id(programme_id).code
+    group = catalogue.group_of(own)
     return [
         (
             int(r.id),
@@ -123,11 +132,16 @@ def ticked_elsewhere(
             },
         )
         for r in conn.execute(query)
+        # a pair the law allows together (the group's allowed combinations) is not a hit
+        if r.programme_code == own or group is None or not group.allows(own, r.programme_code)
     ]
 
 
-def exclusive_claims(conn: Connection, period: str, states: Sequence[str]) -> list[Hit]:
-    """Several programmes of one exclusion group for one person and period: keep the highest."""
+def exclusive_claims(
+    conn: Connection, period: str, states: Sequence[str], *, import_id: int | None = None
+) -> list[Hit]:
+    """Several programmes of one exclusion group for one person and period: keep the highest
+    (of everyone, or of the persons one imported list names)."""
     catalogue = load_catalogue(conn)
     other = aliased(enrollment)
     other_prog = aliased(programme)
@@ -159,11 +173,20 @@ def exclusive_claims(conn: Connection, period: str, states: Sequence[str]) -> li
         .where(enrollment.c.period == period, enrollment.c.state.in_(list(states)))
         .distinct()
     )
+    if import_id is not None:
+        listed = aliased(enrollment)
+        query = query.where(
+            enrollment.c.person_id.in_(
+                select(listed.c.person_id).where(listed.c.import_id == import_id)
+            )
+        )
     claims: dict[tuple[int, str], list[Claim]] = defaultdict(list)
     for r in conn.execute(query):
         claims[(r.person_id, r.exclusion_group)].append(Claim(int(r.id), r.code, int(r.amount)))
     hits: list[Hit] = []
     for (_, group_code), person_claims in claims.items():
+        # the earliest enrollment first: a tie (or "one only") keeps it, whoever screens when
+        person_claims.sort(key=lambda c: c.key)
         decision = resolve_exclusions(person_claims, catalogue.groups[group_code])
         for loser, winner in decision.excluded:
             hits.append(
@@ -183,15 +206,40 @@ def exclusive_claims(conn: Connection, period: str, states: Sequence[str]) -> li
 
 
 def possible_duplicates(
-    conn: Connection, programme_id: int, period: str, states: Sequence[str]
+    conn: Connection,
+    programme_id: int,
+    period: str,
+    states: Sequence[str],
+    *,
+    units: Collection[int] | None = None,
 ) -> list[Hit]:
-    """Records without a personal ID compared by folded name, birth year and commune."""
+    """Records without a valid personal ID, compared by folded name (rapidfuzz), birth date and
+    commune: *possible* duplicates for a person to confirm, never merged. ``units``: only the
+    communes where such records were just listed (screening at intake)."""
+    if units is not None and not units:
+        return []
+    in_units = (
+        enrollment.c.unit_id.in_(sorted(units))
+        if units is not None
+        else enrollment.c.unit_id.in_(
+            select(enrollment.c.unit_id)
+            .join(person, person.c.id == enrollment.c.person_id)
+            .where(
+                enrollment.c.programme_id == programme_id,
+                enrollment.c.period == period,
+                person.c.pid_index.is_(None),
+            )
+        )
+    )
     rows = conn.execute(
         select(
             enrollment.c.id,
             enrollment.c.unit_id,
+            enrollment.c.person_id,
             person.c.name_key,
             person.c.birth_year,
+            person.c.birth_month,
+            person.c.birth_day,
             person.c.pid_index.is_(None).label("no_pid"),
         )
         .join(person, person.c.id == enrollment.c.person_id)
@@ -199,15 +247,7 @@ def possible_duplicates(
             enrollment.c.programme_id == programme_id,
             enrollment.c.period == period,
             enrollment.c.state.in_(list(states)),
-            enrollment.c.unit_id.in_(
-                select(enrollment.c.unit_id)
-                .join(person, person.c.id == enrollment.c.person_id)
-                .where(
-                    enrollment.c.programme_id == programme_id,
-                    enrollment.c.period == period,
-                    person.c.pid_index.is_(None),
-                )
-            ),
+            in_units,
         )
     ).all()
     blocks: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
@@ -217,7 +257,9 @@ def possible_duplicates(
     for block in blocks.values():
         for i, a in enumerate(block):
             for b in block[i + 1 :]:
-                if not (a.no_pid or b.no_pid):
+                if not (a.no_pid or b.no_pid) or a.person_id == b.person_id:
+                    continue
+                if not same_birth(a, b):
                     continue
                 score = fuzz.token_sort_ratio(a.name_key, b.name_key)
                 if score >= FUZZY_THRESHOLD:
@@ -233,56 +275,17 @@ def possible_duplicates(
     return hits
 
 
-def _registry_enrolled(
-    svc: Services, programme_id: int, period: str, states: Sequence[str], now: dt.datetime
-) -> int:
-    """Ask the registry (SPDCI IBR "enrolled") about each candidate; flag other programmes."""
-    with svc.db.read() as conn:
-        rows = conn.execute(
-            select(
-                enrollment.c.id,
-                person.c.pid_enc,
-                programme.c.code,
-                programme.c.exclusion_group,
-                admin_unit.c.scheme,
-                admin_unit.c.code.label("unit_code"),
-            )
-            .join(person, person.c.id == enrollment.c.person_id)
-            .join(programme, programme.c.id == enrollment.c.programme_id)
-            .join(admin_unit, admin_unit.c.id == enrollment.c.unit_id)
-            .where(
-                enrollment.c.programme_id == programme_id,
-                enrollment.c.period == period,
-                enrollment.c.state.in_(list(states)),
-                person.c.pid_enc.is_not(None),
-            )
-        ).all()
-    hits: list[Hit] = []
-    for r in rows:
-        own = (r.code, f"{r.scheme}:{r.unit_code}")
-        for e in svc.registry.enrolled(svc.vault.decrypt(r.pid_enc, Purpose.PID)):
-            if e.exclusion_group not in (None, r.exclusion_group) or e.period not in (None, period):
-                continue
-            if (e.programme, e.locality) == own:
-                continue  # our own enrollment, as the registry knows it
-            hits.append(
-                (
-                    int(r.id),
-                    FlagKind.ENROLLED_ELSEWHERE,
-                    f"{e.programme}:{e.locality}",
-                    {
-                        "programme": e.programme,
-                        "locality": e.locality,
-                        "status": e.status,
-                        "period": e.period,
-                    },
-                )
-            )
-    with svc.db.begin() as conn:
-        return _flag_all(conn, hits, now)
+def same_birth(a: Any, b: Any) -> bool:
+    """Birth dates agree where both are known (a year-only record matches any day that year)."""
+    if a.birth_year != b.birth_year:
+        return False
+    if a.birth_month is None or b.birth_month is None:
+        return True
+    return bool((a.birth_month, a.birth_day) == (b.birth_month, b.birth_day))
 
 
-def _flag_all(conn: Connection, hits: Sequence[Hit], now: dt.datetime) -> int:
+def flag_all(conn: Connection, hits: Sequence[Hit], now: dt.datetime) -> int:
+    """Write the hits as open flags (each once); returns how many enrollments were flagged."""
     if not hits:
         return 0
     stmt = insert_ignore(conn, flag)
@@ -302,3 +305,6 @@ def _flag_all(conn: Connection, hits: Sequence[Hit], now: dt.datetime) -> int:
             ],
         )
     return len({h[0] for h in hits})
+
+
+_flag_all = flag_all  # the name the disbursement step calls

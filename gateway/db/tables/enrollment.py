@@ -57,8 +57,14 @@ quarantine_row = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", String(80)),
     Column("enrollment_id", ID, ForeignKey("enrollment.id")),
+    # added by 0002_intake: where the row was, whose scope it is in, how it was closed
+    Column("location", String(120)),  # "line 12", "sheet 'Phường X', row 9", "item 5"
+    Column("source_ref", String(80)),
+    Column("unit_id", ID, ForeignKey("admin_unit.id")),
+    Column("resolution", Text),
     UniqueConstraint("import_id", "row_number"),
     Index("ix_quarantine_row_status", "status"),
+    Index("ix_quarantine_row_unit", "unit_id"),
 )
 
 # The entitlement: one person, one programme, one period. The unique key is the first line of

@@ -1,7 +1,7 @@
 """officer workspace: QR token uses, rate-limit windows, case-queue indexes
 
-Revision ID: 0002_web
-Revises: 0001_canonical_model
+Revision ID: 0003_web
+Revises: 0002_intake
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_web"
-down_revision = "0001_canonical_model"
+revision = "0003_web"
+down_revision = "0002_intake"
 branch_labels = None
 depends_on = None
 
