@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -12,7 +10,7 @@ from sqlalchemy import select
 from gateway.db.tables import programme
 from gateway.domain.states import PROPOSERS, READERS, Role
 from gateway.errors import ValidationFailed, problem
-from gateway.services import exports
+from gateway.services import exports, quarantine
 from gateway.services.workspace import ops
 from gateway.services.workspace import quarantine as qview
 from gateway.web.blueprints import web
@@ -23,14 +21,6 @@ from gateway.web.views_officer import apply_problems, arg_int, programmes
 
 OPERATORS = (Role.MINISTRY, Role.AUDITOR)
 QUARANTINE_ROLES = (*PROPOSERS, Role.MINISTRY, Role.AUDITOR)
-
-
-def quarantine_service() -> Any:
-    """``gateway.services.quarantine`` (intake area) when installed, else None."""
-    if importlib.util.find_spec("gateway.services.quarantine") is None:
-        return None
-    module = importlib.import_module("gateway.services.quarantine")
-    return module if hasattr(module, "replay") and hasattr(module, "discard") else None
 
 
 # -- quarantine -------------------------------------------------------------------------------
@@ -44,9 +34,7 @@ def quarantine_list() -> Any:
     if status not in ("open", "replayed", "discarded"):
         status = "open"
     with svc.db.read() as conn:
-        rows, nxt = qview.list_rows(
-            conn, svc.vault, actor(), status=status, after_id=arg_int("after") or 0
-        )
+        rows, nxt = qview.list_rows(conn, actor(), status=status, after_id=arg_int("after") or 0)
     return render_template("web/quarantine.html", rows=rows, next_after=nxt, status=status)
 
 
@@ -59,9 +47,7 @@ def quarantine_row(row_id: int) -> Any:
 def _render_row(
     row_id: int, discard: DiscardForm, *, errors: dict[str, list[str]], status: int
 ) -> Any:
-    svc = services()
-    with svc.db.read() as conn:
-        item = qview.get_row(conn, svc.vault, actor(), row_id)
+    item = qview.get_row(services(), actor(), row_id)
     return (
         render_template(
             "web/quarantine_row.html",
@@ -70,7 +56,7 @@ def _render_row(
             replay_form=EmptyForm(),
             errors=errors,
             corrected=request.form if request.method == "POST" else {},
-            can_act=quarantine_service() is not None and actor().role in PROPOSERS,
+            can_act=actor().role in PROPOSERS,
         ),
         status,
     )
@@ -80,13 +66,7 @@ def _render_row(
 @officer(PROPOSERS)
 def quarantine_replay(row_id: int) -> Any:
     svc = services()
-    with svc.db.read() as conn:
-        qview.get_row(conn, svc.vault, actor(), row_id)  # scope first
-    module = quarantine_service()
-    if module is None:
-        flash(tr("Chức năng nạp lại chưa được cài đặt.", "Replay is not installed yet."), "error")
-        return redirect(url_for("web.quarantine_row", row_id=row_id))
-    corrected = {
+    corrected: dict[str, object] = {
         k[4:]: v.strip() for k, v in request.form.items() if k.startswith("fix_") and v.strip()
     }
     try:
@@ -97,12 +77,12 @@ def quarantine_replay(row_id: int) -> Any:
                 "enter at least one corrected value",
                 "nhập ít nhất một giá trị đã sửa",
             )
-        result = module.replay(svc, actor(), row_id, corrected)
+        result = quarantine.replay(svc, actor(), row_id, corrected)
     except ValidationFailed as exc:
         errors = {p.field: [f"{p.message_vi}|{p.message}"] for p in exc.problems}
         return _render_row(row_id, DiscardForm(formdata=None), errors=errors, status=422)
     if not result.accepted:
-        errors = {p["field"]: [f"{p['message_vi']}|{p['message']}"] for p in result.problems}
+        errors = {p.field: [f"{p.message_vi}|{p.message}"] for p in result.problems}
         return _render_row(row_id, DiscardForm(formdata=None), errors=errors, status=422)
     flash(tr("Đã nạp lại dòng; hồ sơ mới đã được tạo.", "Row replayed; an enrollment was created."))
     return redirect(url_for("web.quarantine_list"))
@@ -111,17 +91,10 @@ def quarantine_replay(row_id: int) -> Any:
 @web.route("/quarantine/<int:row_id>/discard", methods=["POST"])
 @officer(PROPOSERS)
 def quarantine_discard(row_id: int) -> Any:
-    svc = services()
-    with svc.db.read() as conn:
-        qview.get_row(conn, svc.vault, actor(), row_id)
-    module = quarantine_service()
     form = DiscardForm()
-    if module is None:
-        flash(tr("Chức năng loại bỏ chưa được cài đặt.", "Discard is not installed yet."), "error")
-        return redirect(url_for("web.quarantine_row", row_id=row_id))
     if form.validate_on_submit():
         try:
-            module.discard(svc, actor(), row_id, form.reason.data)
+            quarantine.discard(services(), actor(), row_id, form.reason.data)
         except ValidationFailed as exc:
             apply_problems(form, exc)
         else:

@@ -423,14 +423,80 @@ def test_dead_letter_retry_is_audited_and_for_operators(
         )
 
 
-def test_quarantine_rows_are_shown_masked_and_forms_wait_for_the_service(
+def test_quarantine_rows_are_corrected_and_replayed_from_the_page(
     client: Any, world: WebWorld, svc: Services
 ) -> None:
-    login(client, "bo")
+    from gateway.security.principal import Actor
+    from gateway.services import intake
+
+    bad = {
+        "personal_id": "079050900777",
+        "full_name": "Trần Văn Khoa",
+        "birth_date": "31/02/1950",
+        "gender": "Nam",
+        "commune_code": "26743",
+        "channel": "postoffice",
+    }
+    junk = {**bad, "personal_id": "079050900778", "full_name": "Dòng thử"}
+    intake.import_rows(
+        svc,
+        Actor.system("t"),
+        source_key="web-q",
+        source_kind="api",
+        mapping="canonical",
+        programme_code="ND20-TCXH",
+        period="2026-09",
+        content_hash="q1",
+        rows=[bad, junk],
+    )
+    login(client, "bo")  # a ministry officer reads every row but does not correct
     listing = text(client.get("/quarantine"))
-    ids = re.findall(r'href="/quarantine/(\d+)"', listing)
-    assert ids, "the demo quarantines its planted duplicate rows"
-    page = text(client.get(f"/quarantine/{ids[0]}"))
-    assert "enrollment.duplicate" in page and "*******" in page
-    assert not re.search(r"\b\d{12}\b", page)  # no personal ID in clear
-    assert "Sửa và nạp lại" in page and "disabled" in page  # ready, until the service lands
+    ids = [int(i) for i in re.findall(r'href="/quarantine/(\d+)"', listing)]
+    assert len(ids) >= 2
+    page = text(client.get(f"/quarantine/{ids[-2]}"))
+    assert "date.invalid" in page or "ngày có thật" in page
+    assert not re.search(r"\b\d{12}\b", page) and "*******" in page  # IDs masked on screen
+    assert "disabled" in page
+    client.post("/logout", data={"csrf_token": csrf(client, "/dashboard")})
+    login(client, "xakhac")  # another commune: the row is not there for them
+    assert client.get(f"/quarantine/{ids[-2]}").status_code == 404
+    client.post("/logout", data={"csrf_token": csrf(client, "/dashboard")})
+    login(client, "xa")
+    token = csrf(client, f"/quarantine/{ids[-2]}")
+    still_bad = client.post(
+        f"/quarantine/{ids[-2]}/replay", data={"csrf_token": token, "fix_birth_date": "30/02/1950"}
+    )
+    assert still_bad.status_code == 422 and "ngày có thật" in text(still_bad)
+    fixed = client.post(
+        f"/quarantine/{ids[-2]}/replay", data={"csrf_token": token, "fix_birth_date": "28/02/1950"}
+    )
+    assert fixed.status_code == 302
+    refused = client.post(
+        f"/quarantine/{ids[-1]}/discard", data={"csrf_token": token, "reason": ""}
+    )
+    assert refused.status_code == 422
+    gone = client.post(
+        f"/quarantine/{ids[-1]}/discard",
+        data={"csrf_token": token, "reason": "dòng thử nghiệm của xã"},
+    )
+    assert gone.status_code == 302
+    with svc.db.read() as conn:
+        from gateway.db.tables import quarantine_row
+
+        states = dict(
+            conn.execute(
+                select(quarantine_row.c.id, quarantine_row.c.status).where(
+                    quarantine_row.c.id.in_(ids[-2:])
+                )
+            ).all()
+        )
+        made = conn.execute(
+            select(func.count()).select_from(enrollment).where(enrollment.c.period == "2026-09")
+        ).scalar_one()
+        actions = set(
+            conn.execute(
+                select(audit_event.c.action).where(audit_event.c.entity == "quarantine_row")
+            ).scalars()
+        )
+    assert states == {ids[-2]: "replayed", ids[-1]: "discarded"} and made == 1
+    assert {"quarantine.replay", "quarantine.discard"} <= actions
