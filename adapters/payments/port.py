@@ -140,6 +140,9 @@ class PaymentChannel(Protocol):
     def fetch_confirmations(self) -> list[InboundMessage]:
         """Pull-based confirmations (statement files, return files); push channels return []."""
 
+    def batch_status(self, batch_reference: str, references: Sequence[str]) -> BatchStatus:
+        """``total_count`` / ``completed_count`` progress of a batch (G2P Connect)."""
+
     def status_message(self, references: Sequence[str]) -> InboundMessage:
         """The status of items as a message to store in the inbox (``txn/status`` recovery)."""
 

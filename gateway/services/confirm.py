@@ -3,13 +3,18 @@ idempotently, item by item.
 
 * same message id + same content → the stored answer is replayed, nothing is applied twice;
 * same message id + different content → rejected as modified (``rjct.message_id.duplicate``);
-* a duplicated item (same source + item key) is stored once;
-* an item for an unknown reference, with a different amount, or paid at the post office to an
-  ID that is not the beneficiary's is kept and marked, never applied as a payment.
+* the same item reported twice (same source + item key, same fingerprint) is stored once; the
+  same key with another fingerprint is a modified report (``rjct.reference_id.duplicate``): kept
+  as evidence, never applied;
+* an item for an unknown reference, with a different amount or currency, or paid at the post
+  office to an ID that is not the beneficiary's is kept and marked, never applied as a payment;
+* a batch-level status (pain.002 group or payment-information status) applies to the batch's
+  open instructions, after the item-level statuses of the same message.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -18,9 +23,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from adapters.payments.port import ConfirmationItem, InboundMessage
+from adapters.payments.port import ConfirmationItem, InboundMessage, batch_message_id
 from gateway.db.dialect import insert_ignore
-from gateway.db.tables import confirmation, enrollment, inbox_message, payment_instruction, person
+from gateway.db.tables import (
+    confirmation,
+    enrollment,
+    inbound_rejection,
+    inbox_message,
+    payment_batch,
+    payment_instruction,
+    person,
+)
 from gateway.domain.states import EnrollmentState, InstructionState
 from gateway.errors import Conflict
 from gateway.security.principal import Actor
@@ -32,6 +45,7 @@ IS = InstructionState
 INBOX_PURPOSE = b"inbox"
 SETTLE_FROM = (IS.CREATED, IS.SENT, IS.ACCEPTED, IS.UNKNOWN)
 REJECT_FROM = (IS.CREATED, IS.SENT, IS.ACCEPTED, IS.UNKNOWN)
+OPEN_FOR_BATCH = (IS.SENT, IS.ACCEPTED, IS.UNKNOWN)
 
 
 @dataclass
@@ -39,6 +53,7 @@ class Received:
     inbox_id: int
     replay: bool
     response: dict[str, Any]
+    status: str = "received"
 
 
 @dataclass
@@ -50,17 +65,44 @@ class ApplySummary:
     def count(self, result: str) -> None:
         self.results[result] = self.results.get(result, 0) + 1
 
+    def add(self, other: ApplySummary) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        for k, v in other.results.items():
+            self.results[k] = self.results.get(k, 0) + v
+
 
 def content_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def seal_body(svc: Services, body: bytes) -> bytes:
+    """Encrypt raw bytes as received (UTF-8 text as is, anything else — XLSX — as base64)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "base64:" + base64.b64encode(body).decode()
+    return svc.vault.encrypt(text, INBOX_PURPOSE)
+
+
+def open_body(svc: Services, blob: bytes) -> bytes:
+    text = svc.vault.decrypt(blob, INBOX_PURPOSE)
+    return base64.b64decode(text[7:]) if text.startswith("base64:") else text.encode()
+
+
 def receive(
-    svc: Services, msg: InboundMessage, *, response: dict[str, Any] | None = None
+    svc: Services,
+    msg: InboundMessage,
+    *,
+    response: dict[str, Any] | None = None,
+    channel: str | None = None,
 ) -> Received:
     """Store the message once (its own transaction, before anything is applied)."""
     digest = content_hash(msg.body)
     answer = response or {"ack_status": "ACK", "correlation_id": f"{msg.source}:{msg.message_id}"}
+    headers = {**msg.headers, "channel": channel or msg.headers.get("channel", "")}
+    if msg.warnings:
+        headers["warnings"] = " | ".join(msg.warnings)[:2000]
     with svc.db.begin() as conn:
         new_id = conn.execute(
             insert_ignore(conn, inbox_message)
@@ -69,8 +111,8 @@ def receive(
                 message_id=msg.message_id,
                 content_hash=digest,
                 kind=msg.kind,
-                body_enc=svc.vault.encrypt(msg.body.decode("utf-8", "replace"), INBOX_PURPOSE),
-                headers=msg.headers,
+                body_enc=seal_body(svc, msg.body),
+                headers=headers,
                 status="received",
                 response=answer,
                 attempts=0,
@@ -82,7 +124,10 @@ def receive(
             return Received(int(new_id), False, answer)
         stored = conn.execute(
             select(
-                inbox_message.c.id, inbox_message.c.content_hash, inbox_message.c.response
+                inbox_message.c.id,
+                inbox_message.c.content_hash,
+                inbox_message.c.response,
+                inbox_message.c.status,
             ).where(
                 inbox_message.c.source == msg.source, inbox_message.c.message_id == msg.message_id
             )
@@ -93,7 +138,7 @@ def receive(
             f"thông điệp {msg.message_id} đã được nhận với nội dung khác",
             code="rjct.message_id.duplicate",
         )
-    return Received(int(stored.id), True, dict(stored.response or answer))
+    return Received(int(stored.id), True, dict(stored.response or answer), stored.status)
 
 
 def apply(
@@ -104,7 +149,8 @@ def apply(
     source: str,
     actor: Actor | None = None,
 ) -> ApplySummary:
-    """Apply the items of one stored message; safe to run again (crash recovery, resend)."""
+    """Apply the items of one stored message in one transaction; safe to run again (crash
+    recovery, resend, two workers): the claim below locks the inbox row until commit."""
     actor = actor or Actor.system(f"channel:{source}")
     summary = ApplySummary()
     now = svc.clock()
@@ -117,14 +163,15 @@ def apply(
             .values(attempts=inbox_message.c.attempts + 1)
         ).rowcount
         if not claimed:
-            return summary  # already applied (or being applied by another worker)
-        for item in items:
-            result = _apply_item(svc, conn, inbox_id, source, item, actor, now)
-            if result == "duplicate_item":
-                summary.duplicates += 1
-            else:
-                summary.applied += 1
-            summary.count(result)
+            return summary  # already applied (or applied meanwhile by another worker)
+        ordered = sorted(items, key=lambda i: i.scope == "batch")  # items first, then batches
+        for item in ordered:
+            for result in _apply_scoped(svc, conn, inbox_id, source, item, actor, now):
+                if result == "duplicate_item":
+                    summary.duplicates += 1
+                else:
+                    summary.applied += 1
+                summary.count(result)
         conn.execute(
             update(inbox_message)
             .where(inbox_message.c.id == inbox_id)
@@ -134,10 +181,67 @@ def apply(
 
 
 def receive_and_apply(svc: Services, msg: InboundMessage) -> tuple[Received, ApplySummary]:
+    """Store, then apply — also when a resend finds the message stored but not yet applied
+    (the first delivery crashed between the two steps)."""
     received = receive(svc, msg)
-    if received.replay:
+    if received.replay and received.status == "applied":
         return received, ApplySummary()
     return received, apply(svc, received.inbox_id, msg.items, source=msg.source)
+
+
+def _apply_scoped(
+    svc: Services,
+    conn: Connection,
+    inbox_id: int,
+    source: str,
+    item: ConfirmationItem,
+    actor: Actor,
+    now: dt.datetime,
+) -> list[str]:
+    if item.scope != "batch":
+        return [_apply_item(svc, conn, inbox_id, source, item, actor, now)]
+    members = _batch_members(conn, item.reference)
+    if members is None:
+        return [_apply_item(svc, conn, inbox_id, source, item, actor, now)]  # unknown reference
+    return [
+        _apply_item(
+            svc,
+            conn,
+            inbox_id,
+            source,
+            ConfirmationItem(
+                reference=ref,
+                item_key=f"{item.item_key}:{ref}"[:160],
+                outcome=item.outcome,
+                reason_code=item.reason_code,
+                raw_status=item.raw_status,
+                occurred_at=item.occurred_at,
+                note=item.note,
+            ),
+            actor,
+            now,
+        )
+        for ref in members
+    ]
+
+
+def _batch_members(conn: Connection, wire_id: str) -> list[str] | None:
+    batches = conn.execute(select(payment_batch.c.id, payment_batch.c.reference)).all()
+    match = next(
+        (b.id for b in batches if wire_id in (b.reference, batch_message_id(b.reference))), None
+    )
+    if match is None:
+        return None
+    return list(
+        conn.execute(
+            select(payment_instruction.c.reference)
+            .where(
+                payment_instruction.c.batch_id == match,
+                payment_instruction.c.state.in_(OPEN_FOR_BATCH),
+            )
+            .order_by(payment_instruction.c.id)
+        ).scalars()
+    )
 
 
 def _apply_item(
@@ -150,26 +254,28 @@ def _apply_item(
     now: dt.datetime,
 ) -> str:
     counter_index = svc.vault.index(item.counter_pid, Purpose.PID) if item.counter_pid else None
+    fingerprint = item.fingerprint()
     conf_id = conn.execute(
         insert_ignore(conn, confirmation)
         .values(
             inbox_id=inbox_id,
-            reference=item.reference,
+            reference=item.reference[:64],
             source=source,
-            item_key=item.item_key,
-            outcome=item.outcome,
+            item_key=item.item_key[:160],
+            outcome=item.outcome[:12],
             amount=item.amount,
-            reason_code=item.reason_code,
-            raw_status=item.raw_status,
+            reason_code=(item.reason_code or None) and item.reason_code[:40],
+            raw_status=(item.raw_status or None) and item.raw_status[:40],
             counter_pid_index=counter_index,
             evidence_ref=item.evidence_ref,
             occurred_at=item.occurred_at,
             received_at=now,
+            item_hash=fingerprint,
         )
         .returning(confirmation.c.id)
     ).scalar()
     if conf_id is None:
-        return "duplicate_item"
+        return _duplicate(svc, conn, inbox_id, source, item, fingerprint, now)
     instr = conn.execute(
         select(
             payment_instruction,
@@ -194,6 +300,40 @@ def _apply_item(
     return result
 
 
+def _duplicate(
+    svc: Services,
+    conn: Connection,
+    inbox_id: int,
+    source: str,
+    item: ConfirmationItem,
+    fingerprint: str,
+    now: dt.datetime,
+) -> str:
+    stored = conn.execute(
+        select(confirmation.c.item_hash).where(
+            confirmation.c.source == source, confirmation.c.item_key == item.item_key[:160]
+        )
+    ).scalar()
+    if stored is None or stored == fingerprint:
+        return "duplicate_item"
+    conn.execute(
+        inbound_rejection.insert().values(
+            channel="",
+            source=source,
+            kind="item",
+            code="rjct.reference_id.duplicate",
+            message="the same item was reported before with different content",
+            reference=item.reference[:64],
+            inbox_id=inbox_id,
+            content_hash=fingerprint,
+            body_enc=svc.vault.encrypt(repr(item), INBOX_PURPOSE),
+            headers={"item_key": item.item_key[:160]},
+            received_at=now,
+        )
+    )
+    return "modified_item"
+
+
 def _decide(
     conn: Connection,
     instr: Any,
@@ -205,48 +345,69 @@ def _decide(
     if instr is None:
         return "unknown_reference"
     if item.outcome == "settled":
-        if item.amount is not None and item.amount != instr.amount:
-            return "amount_mismatch"
-        if counter_index is not None and counter_index != instr.pid_index:
-            return "id_mismatch"
-        if instr.state == IS.SETTLED:
-            return "duplicate_settlement"
-        if not _move(conn, instr.id, SETTLE_FROM, IS.SETTLED, now, settled=True):
-            return f"ignored_{instr.state}"
-        if instr.e_state == EnrollmentState.APPROVED:
-            enrollments.transition(
-                conn,
-                instr.enrollment_id,
-                EnrollmentState.PAID,
-                actor=actor,
-                reason=f"payment {instr.reference} settled",
-                now=now,
-            )
-        ticks.tick_paid(conn, instr.enrollment_id, instr.reference, now)
-        return "settled"
+        return _settle(conn, instr, item, counter_index, actor, now)
     if item.outcome in ("rejected", "unpaid"):
         moved = _move(
             conn, instr.id, REJECT_FROM, IS.REJECTED, now, reason=item.reason_code or item.outcome
         )
         return "rejected" if moved else f"ignored_{instr.state}"
     if item.outcome == "returned":
-        if not _move(conn, instr.id, (IS.SETTLED,), IS.RETURNED, now, reason=item.reason_code):
-            return f"ignored_{instr.state}"
-        if instr.e_state == EnrollmentState.PAID:
-            enrollments.transition(
-                conn,
-                instr.enrollment_id,
-                EnrollmentState.APPROVED,
-                actor=actor,
-                reason=f"payment {instr.reference} returned ({item.reason_code})",
-                now=now,
-            )
-        ticks.withdraw(conn, instr.reference, f"payment returned ({item.reason_code})", now)
-        return "returned"
+        return _return(conn, instr, item, actor, now)
     if item.outcome == "pending":
         moved = _move(conn, instr.id, (IS.SENT, IS.UNKNOWN), IS.ACCEPTED, now)
         return "accepted" if moved else f"ignored_{instr.state}"
-    return "unknown_outcome"
+    return "unknown_outcome"  # credited, proprietary status, instructed: stored, never applied
+
+
+def _settle(
+    conn: Connection,
+    instr: Any,
+    item: ConfirmationItem,
+    counter_index: bytes | None,
+    actor: Actor,
+    now: dt.datetime,
+) -> str:
+    if (item.currency or "VND") != "VND":
+        return "amount_mismatch"
+    if item.amount is not None and item.amount != instr.amount:
+        return "amount_mismatch"
+    if item.amount is None and item.amount_text is not None:
+        return "amount_mismatch"  # a fraction of a dong: not what we instructed
+    if counter_index is not None and counter_index != instr.pid_index:
+        return "id_mismatch"
+    if instr.state == IS.SETTLED:
+        return "duplicate_settlement"
+    if not _move(conn, instr.id, SETTLE_FROM, IS.SETTLED, now, settled=True):
+        return f"ignored_{instr.state}"
+    if instr.e_state == EnrollmentState.APPROVED:
+        enrollments.transition(
+            conn,
+            instr.enrollment_id,
+            EnrollmentState.PAID,
+            actor=actor,
+            reason=f"payment {instr.reference} settled",
+            now=now,
+        )
+    ticks.tick_paid(conn, instr.enrollment_id, instr.reference, now)
+    return "settled"
+
+
+def _return(
+    conn: Connection, instr: Any, item: ConfirmationItem, actor: Actor, now: dt.datetime
+) -> str:
+    if not _move(conn, instr.id, (IS.SETTLED,), IS.RETURNED, now, reason=item.reason_code):
+        return f"ignored_{instr.state}"
+    if instr.e_state == EnrollmentState.PAID:
+        enrollments.transition(
+            conn,
+            instr.enrollment_id,
+            EnrollmentState.APPROVED,
+            actor=actor,
+            reason=f"payment {instr.reference} returned ({item.reason_code})",
+            now=now,
+        )
+    ticks.withdraw(conn, instr.reference, f"payment returned ({item.reason_code})", now)
+    return "returned"
 
 
 def _move(
@@ -261,7 +422,7 @@ def _move(
 ) -> bool:
     values: dict[str, Any] = {"state": target, "state_changed_at": now}
     if reason is not None:
-        values["reason_code"] = reason
+        values["reason_code"] = reason[:40]
     if settled:
         values["settled_at"] = now
     return bool(
@@ -281,8 +442,5 @@ def fetch_and_apply(svc: Services, channel: str) -> ApplySummary:
     total = ApplySummary()
     for msg in svc.channel(channel).fetch_confirmations():
         _, summary = receive_and_apply(svc, msg)
-        total.applied += summary.applied
-        total.duplicates += summary.duplicates
-        for k, v in summary.results.items():
-            total.results[k] = total.results.get(k, 0) + v
+        total.add(summary)
     return total

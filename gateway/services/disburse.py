@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from adapters.payments.port import Batch, PaymentChannel, PaymentItem
 from gateway.db.dialect import insert_ignore
@@ -394,3 +394,157 @@ def _mark(
                 )
             ).rowcount
         return done
+
+
+@dataclass
+class QuerySummary:
+    queried: int = 0
+    resolved: int = 0
+    still_unknown: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def _due_for_query(svc: Services, now: dt.datetime, limit: int) -> Sequence[Any]:
+    after = now - dt.timedelta(seconds=svc.settings.payments.status_query_after_seconds)
+    with svc.db.read() as conn:
+        return conn.execute(
+            select(
+                payment_instruction.c.id,
+                payment_instruction.c.reference,
+                payment_instruction.c.channel,
+            )
+            .where(
+                or_(
+                    and_(
+                        payment_instruction.c.state == IS.UNKNOWN,
+                        payment_instruction.c.state_changed_at <= after,
+                    ),
+                    # a callback that never came: sent/accepted past its deadline
+                    and_(
+                        payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED)),
+                        payment_instruction.c.deadline_at <= now,
+                    ),
+                )
+            )
+            .order_by(payment_instruction.c.id)
+            .limit(limit)
+        ).all()
+
+
+def query_unknown(svc: Services, *, limit: int = 5000, chunk: int = 100) -> QuerySummary:
+    """Resolve ``unknown`` instructions (and sent ones whose callback never came) by asking the
+    channel (G2P ``txn/status``). The answer is stored in the inbox and applied like a callback.
+    Nothing is ever resent: an item the channel does not know stays ``unknown`` and becomes an
+    overdue case at reconciliation."""
+    from gateway.services import confirm
+
+    summary = QuerySummary()
+    rows = _due_for_query(svc, svc.clock(), limit)
+    by_channel: dict[str, list[str]] = {}
+    for r in rows:
+        by_channel.setdefault(r.channel, []).append(r.reference)
+    for channel, refs in sorted(by_channel.items()):
+        port = svc.channel(channel)
+        for start in range(0, len(refs), chunk):
+            part = refs[start : start + chunk]
+            summary.queried += len(part)
+            try:
+                msg = port.status_message(part)
+            except GatewayError as exc:  # a file channel reports by file: fetch those instead
+                summary.errors[exc.code] = summary.errors.get(exc.code, 0) + len(part)
+                confirm.fetch_and_apply(svc, channel) if not exc.retryable else None
+                continue
+            _, applied = confirm.receive_and_apply(svc, _tag_channel(msg, channel))
+            for k, v in applied.results.items():
+                summary.results[k] = summary.results.get(k, 0) + v
+    with svc.db.read() as conn:
+        ids = [r.id for r in rows]
+        summary.still_unknown = sum(
+            conn.execute(
+                select(func.count()).where(
+                    payment_instruction.c.id.in_(ids[s : s + 900]),
+                    payment_instruction.c.state == IS.UNKNOWN,
+                )
+            ).scalar_one()
+            for s in range(0, len(ids), 900)
+        )
+    summary.resolved = sum(
+        summary.results.get(k, 0) for k in ("settled", "rejected", "accepted", "returned")
+    )
+    return summary
+
+
+def _tag_channel(msg: Any, channel: str) -> Any:
+    from adapters.payments.port import InboundMessage
+
+    return InboundMessage(
+        msg.source,
+        msg.message_id,
+        msg.kind,
+        msg.body,
+        msg.items,
+        {**msg.headers, "channel": channel},
+        msg.warnings,
+    )
+
+
+def cancel(svc: Services, actor: Actor, references: Sequence[str], *, reason: str) -> dict:
+    """Cancel instructions before execution: unsent ones here, sent ones at the channel (which
+    answers ``succ`` = cancelled or ``rjct`` = already executed). Settled money is never touched."""
+    now = svc.clock()
+    with svc.db.read() as conn:
+        rows = conn.execute(
+            select(
+                payment_instruction.c.id,
+                payment_instruction.c.reference,
+                payment_instruction.c.state,
+                payment_instruction.c.channel,
+            ).where(payment_instruction.c.reference.in_(list(references)))
+        ).all()
+    outcome: dict[str, str] = {}
+    local = [r for r in rows if r.state in (IS.CREATED, IS.HELD)]
+    remote = [r for r in rows if r.state in (IS.SENT, IS.ACCEPTED)]
+    with svc.db.begin() as conn:
+        for r in local:
+            moved = _cancel_row(conn, r.id, (IS.CREATED, IS.HELD), reason, now)
+            outcome[r.reference] = "cancelled" if moved else "unchanged"
+    for channel in sorted({r.channel for r in remote}):
+        refs = [r.reference for r in remote if r.channel == channel]
+        answers = {a.reference: a for a in svc.channel(channel).cancel(refs)}
+        with svc.db.begin() as conn:
+            for r in (x for x in remote if x.channel == channel):
+                answer = answers.get(r.reference)
+                ok = answer is not None and answer.status == "succ"
+                if ok and _cancel_row(conn, r.id, (IS.SENT, IS.ACCEPTED), reason, now):
+                    outcome[r.reference] = "cancelled"
+                else:
+                    outcome[r.reference] = (answer.reason_code if answer else None) or "no_answer"
+    for r in rows:
+        outcome.setdefault(r.reference, f"not_cancellable_{r.state}")
+    with svc.db.begin() as conn:
+        audit.record(
+            conn,
+            actor,
+            "payment.cancel",
+            "payment_instruction",
+            None,
+            purpose="cancel before execution",
+            detail={"reason": reason, "outcome": outcome},
+        )
+    return outcome
+
+
+def _cancel_row(
+    conn: Connection, instruction_id: int, sources: Sequence[str], reason: str, now: dt.datetime
+) -> bool:
+    return bool(
+        conn.execute(
+            update(payment_instruction)
+            .where(
+                payment_instruction.c.id == instruction_id,
+                payment_instruction.c.state.in_(list(sources)),
+            )
+            .values(state=IS.CANCELLED, reason_text=reason, state_changed_at=now)
+        ).rowcount
+    )

@@ -282,7 +282,7 @@ def _statement(source: bytes | Path, q: _Q, parsed: ParsedFile) -> Iterator[Conf
 def _entry(el: Any, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
     parsed.counts["entries"] = parsed.counts.get("entries", 0) + 1
     amount_text, currency = _amount(el, q, "Amt")
-    entry = {
+    entry: dict[str, Any] = {
         "status": _text(el, q, "Sts/Cd", "Sts", "Sts/Prtry") or "",
         "debit": (_text(el, q, "CdtDbtInd") or "") == "DBIT",
         "reversal": (_text(el, q, "RvslInd") or "").lower() in ("true", "1"),
@@ -293,7 +293,7 @@ def _entry(el: Any, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
     details = el.findall(q("NtryDtls/TxDtls"))
     if not details:
         batch = _text(el, q, "NtryDtls/Btch/PmtInfId", "NtryDtls/Btch/MsgId")
-        reference = batch or entry["bank_ref"] or ""
+        reference = str(batch or entry["bank_ref"] or "")
         yield _entry_item(entry, 0, reference, amount_text, currency, None, parsed, batch)
         return
     for index, tx in enumerate(details):
@@ -330,9 +330,12 @@ def _entry_item(
         outcome = "returned"
     else:
         outcome = "settled" if entry["debit"] else "credited"
-    bank_ref = entry["bank_ref"] or hashlib.sha256(
-        repr((reference, amount_text, currency, entry["booked"], entry["debit"])).encode()
-    ).hexdigest()[:24]
+    bank_ref = (
+        entry["bank_ref"]
+        or hashlib.sha256(
+            repr((reference, amount_text, currency, entry["booked"], entry["debit"])).encode()
+        ).hexdigest()[:24]
+    )
     return ConfirmationItem(
         reference=reference,
         item_key=f"ntry:{bank_ref}:{index}:{reference}:{status}:{outcome}",

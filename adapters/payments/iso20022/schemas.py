@@ -29,8 +29,19 @@ PINNED = (
 NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 # facets a bank's narrative or proprietary code breaks without changing what the file means
 TOLERATED = {"SCHEMAV_CVC_MAXLENGTH_VALID", "SCHEMAV_CVC_ENUMERATION_VALID"}
-_TEXT_TAGS = {"Ustrd", "AddtlInf", "AddtlNtryInf", "AddtlTxInf", "Nm", "AdrLine", "GrpSts",
-              "TxSts", "PmtInfSts", "Prtry", "Cd"}
+_TEXT_TAGS = {
+    "Ustrd",
+    "AddtlInf",
+    "AddtlNtryInf",
+    "AddtlTxInf",
+    "Nm",
+    "AdrLine",
+    "GrpSts",
+    "TxSts",
+    "PmtInfSts",
+    "Prtry",
+    "Cd",
+}
 
 
 @functools.cache
@@ -58,10 +69,14 @@ def validate(tree: etree._ElementTree, namespace: str) -> list[str]:
         if error.type_name in TOLERATED and tag in _TEXT_TAGS:
             tolerated_lines.add((error.line, tag))
             warnings.append(f"line {error.line}: {tag} breaks a schema facet; kept as sent")
-        elif error.type_name == "SCHEMAV_CVC_DATATYPE_VALID_1_2_1" and (
-            error.line,
-            tag,
-        ) in tolerated_lines:
+        elif (
+            error.type_name == "SCHEMAV_CVC_DATATYPE_VALID_1_2_1"
+            and (
+                error.line,
+                tag,
+            )
+            in tolerated_lines
+        ):
             continue  # the second half of the facet error already tolerated
         else:
             fatal.append(f"line {error.line}: {error.message}")
