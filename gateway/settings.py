@@ -65,6 +65,7 @@ class PaymentSettings:
     bank_keys_file: str | None = None  # bank public keys (keys.json); default certs/signing
     apply_on_receive: bool = True  # apply a callback in the request; false: the inbox job does
     status_query_after_seconds: int = 300  # an unknown outcome is queried after this
+    inbox_grace_seconds: int = 10  # the inbox job leaves messages younger than this alone
     payer_name: str = "So Y te"  # the paying agency's account (G2P payer_fa, pain.001 Dbtr)
     payer_account: str = "0000000000"
     payer_bin: str = "970415"
@@ -162,6 +163,7 @@ class Settings:
                 bank_keys_file=env.opt("BANK_KEYS_FILE"),
                 apply_on_receive=env.flag("PAYMENTS_APPLY_ON_RECEIVE", True),
                 status_query_after_seconds=env.integer("PAYMENTS_STATUS_QUERY_AFTER_SECONDS", 300),
+                inbox_grace_seconds=env.integer("PAYMENTS_INBOX_GRACE_SECONDS", 10),
                 payer_name=env.text("PAYER_NAME", "So Y te"),
                 payer_account=env.text("PAYER_ACCOUNT", "0000000000"),
                 payer_bin=env.text("PAYER_BIN", "970415"),

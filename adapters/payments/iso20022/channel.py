@@ -19,6 +19,7 @@ from adapters.payments.iso20022.write import Debtor, pain001
 from adapters.payments.port import (
     AccountCheck,
     Batch,
+    BatchStatus,
     InboundMessage,
     ItemStatus,
     SubmitResult,
@@ -77,6 +78,9 @@ class IsoFileChannel:
             ItemStatus(r, "pdng", None, "file channel: status comes by pain.002/camt")
             for r in references
         ]
+
+    def batch_status(self, batch_reference: str, references: Sequence[str]) -> BatchStatus:
+        return BatchStatus(batch_reference, len(references), 0, tuple(self.status(references)))
 
     def status_message(self, references: Sequence[str]) -> InboundMessage:
         raise rejected(
