@@ -405,34 +405,43 @@ class QuerySummary:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def _due_for_query(svc: Services, now: dt.datetime, limit: int) -> Sequence[Any]:
+def _due_for_query(
+    svc: Services, now: dt.datetime, limit: int, channel: str | None, everything_open: bool
+) -> Sequence[Any]:
     after = now - dt.timedelta(seconds=svc.settings.payments.status_query_after_seconds)
+    query = select(
+        payment_instruction.c.id,
+        payment_instruction.c.reference,
+        payment_instruction.c.channel,
+    )
+    if channel:
+        query = query.where(payment_instruction.c.channel == channel)
+    if everything_open:
+        due: Any = payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED, IS.UNKNOWN))
+    else:
+        due = or_(
+            and_(
+                payment_instruction.c.state == IS.UNKNOWN,
+                payment_instruction.c.state_changed_at <= after,
+            ),
+            # a callback that never came: sent/accepted past its deadline
+            and_(
+                payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED)),
+                payment_instruction.c.deadline_at <= now,
+            ),
+        )
     with svc.db.read() as conn:
-        return conn.execute(
-            select(
-                payment_instruction.c.id,
-                payment_instruction.c.reference,
-                payment_instruction.c.channel,
-            )
-            .where(
-                or_(
-                    and_(
-                        payment_instruction.c.state == IS.UNKNOWN,
-                        payment_instruction.c.state_changed_at <= after,
-                    ),
-                    # a callback that never came: sent/accepted past its deadline
-                    and_(
-                        payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED)),
-                        payment_instruction.c.deadline_at <= now,
-                    ),
-                )
-            )
-            .order_by(payment_instruction.c.id)
-            .limit(limit)
-        ).all()
+        return conn.execute(query.where(due).order_by(payment_instruction.c.id).limit(limit)).all()
 
 
-def query_unknown(svc: Services, *, limit: int = 5000, chunk: int = 100) -> QuerySummary:
+def query_unknown(
+    svc: Services,
+    *,
+    limit: int = 5000,
+    chunk: int = 100,
+    channel: str | None = None,
+    everything_open: bool = False,
+) -> QuerySummary:
     """Resolve ``unknown`` instructions (and sent ones whose callback never came) by asking the
     channel (G2P ``txn/status``). The answer is stored in the inbox and applied like a callback.
     Nothing is ever resent: an item the channel does not know stays ``unknown`` and becomes an
@@ -440,12 +449,12 @@ def query_unknown(svc: Services, *, limit: int = 5000, chunk: int = 100) -> Quer
     from gateway.services import confirm
 
     summary = QuerySummary()
-    rows = _due_for_query(svc, svc.clock(), limit)
+    rows = _due_for_query(svc, svc.clock(), limit, channel, everything_open)
     by_channel: dict[str, list[str]] = {}
     for r in rows:
         by_channel.setdefault(r.channel, []).append(r.reference)
-    for channel, refs in sorted(by_channel.items()):
-        port = svc.channel(channel)
+    for name, refs in sorted(by_channel.items()):
+        port = svc.channel(name)
         for start in range(0, len(refs), chunk):
             part = refs[start : start + chunk]
             summary.queried += len(part)
@@ -453,9 +462,10 @@ def query_unknown(svc: Services, *, limit: int = 5000, chunk: int = 100) -> Quer
                 msg = port.status_message(part)
             except GatewayError as exc:  # a file channel reports by file: fetch those instead
                 summary.errors[exc.code] = summary.errors.get(exc.code, 0) + len(part)
-                confirm.fetch_and_apply(svc, channel) if not exc.retryable else None
+                if not exc.retryable:
+                    confirm.fetch_and_apply(svc, name)
                 continue
-            _, applied = confirm.receive_and_apply(svc, _tag_channel(msg, channel))
+            _, applied = confirm.receive_and_apply(svc, _tag_channel(msg, name))
             for k, v in applied.results.items():
                 summary.results[k] = summary.results.get(k, 0) + v
     with svc.db.read() as conn:
