@@ -212,7 +212,7 @@ class BankSim:
             envelope = self.signed(
                 "on-disburse",
                 {"transaction_id": transaction_id, "disbursements_status": entries},
-                total_count=len(entries),
+                total=len(entries),
                 completed_count=sum(1 for e in entries if e["status"] in ("succ", "rjct")),
             )
             body = json.dumps(envelope).encode()
@@ -280,7 +280,7 @@ def create_app(sim: BankSim) -> Flask:
                 "txn_status": {"transaction_id": "status", "disbursements_status": entries},
             },
         }
-        return jsonify(sim.signed("txn/on-status", message, total_count=len(entries)))
+        return jsonify(sim.signed("txn/on-status", message, total=len(entries)))
 
     @app.post("/mapper/sync/resolve")
     def resolve() -> Any:
@@ -314,7 +314,7 @@ def create_app(sim: BankSim) -> Flask:
                     "account_status": account[1],
                 }
             )
-        return jsonify(sim.signed("on-resolve", {"resolve_response": answers}, total_count=1))
+        return jsonify(sim.signed("on-resolve", {"resolve_response": answers}, total=1))
 
     @app.post("/disburse/sync/cancel")
     def cancel() -> Any:
@@ -332,7 +332,7 @@ def create_app(sim: BankSim) -> Flask:
                 }
             )
         return jsonify(
-            sim.signed("on-cancel", {"disbursements_status": entries}, total_count=len(entries))
+            sim.signed("on-cancel", {"disbursements_status": entries}, total=len(entries))
         )
 
     @app.get("/_sim/stats")
