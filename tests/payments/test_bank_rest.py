@@ -161,7 +161,7 @@ def test_bad_callbacks_are_refused_with_distinct_codes_kept_and_change_nothing(
 ) -> None:
     keys, _gateway_url = rails
     accounts = h.approve(svc, fakes, 1)
-    sim, server, url = h.start_bank(keys, accounts, BankConfig(lost_rate=1.0))
+    _sim, server, url = h.start_bank(keys, accounts, BankConfig(lost_rate=1.0))
     svc.payments["bank"] = h.channel(keys, url, None)
     _send(svc)
     server.shutdown()

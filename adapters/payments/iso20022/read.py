@@ -88,7 +88,8 @@ def _validate(source: bytes | Path, sniffed: xmlsafe.Sniffed) -> list[str]:
     if size > VALIDATE_MAX_BYTES:
         return [f"{size} bytes: streamed without full schema validation"]
     try:
-        tree = etree.parse(xmlsafe.open_source(source), xmlsafe.parser())
+        with xmlsafe.opened(source) as fh:
+            tree = etree.parse(fh, xmlsafe.parser())
     except etree.XMLSyntaxError as exc:
         raise xmlsafe.malformed(exc) from None
     return schemas.validate(tree, sniffed.namespace)
@@ -112,8 +113,9 @@ class _Q:
 def _header(source: bytes | Path, ns: str) -> dict[str, str]:
     q = _Q(ns)
     try:
-        for _event, el in xmlsafe.iterparse(source, events=("end",), tag=q("GrpHdr")):
-            return {k: (el.findtext(q(k)) or "").strip() for k in ("MsgId", "CreDtTm")}
+        with xmlsafe.opened(source) as fh:
+            for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=q("GrpHdr")):
+                return {k: (el.findtext(q(k)) or "").strip() for k in ("MsgId", "CreDtTm")}
     except etree.XMLSyntaxError as exc:
         raise xmlsafe.malformed(exc) from None
     return {}
@@ -197,8 +199,15 @@ def _status(code: str | None, parsed: ParsedFile) -> str:
 
 def _status_report(source: bytes | Path, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
     tags = (q("OrgnlGrpInfAndSts"), q("OrgnlPmtInfAndSts"), q("TxInfAndSts"))
+    with xmlsafe.opened(source) as fh:
+        yield from _status_events(fh, q, tags, parsed)
+
+
+def _status_events(
+    fh: Any, q: _Q, tags: tuple[str, ...], parsed: ParsedFile
+) -> Iterator[ConfirmationItem]:
     original_msg = ""
-    for _event, el in xmlsafe.iterparse(source, events=("end",), tag=tags):
+    for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=tags):
         local = etree.QName(el).localname
         if local == "OrgnlGrpInfAndSts":
             original_msg = _text(el, q, "OrgnlMsgId") or ""
@@ -254,7 +263,12 @@ def _tx_status(el: Any, q: _Q, parsed: ParsedFile) -> ConfirmationItem:
 
 
 def _initiation(source: bytes | Path, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
-    for _event, el in xmlsafe.iterparse(source, events=("end",), tag=q("CdtTrfTxInf")):
+    with xmlsafe.opened(source) as fh:
+        yield from _initiation_events(fh, q, parsed)
+
+
+def _initiation_events(fh: Any, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
+    for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=q("CdtTrfTxInf")):
         reference = _text(el, q, "PmtId/EndToEndId", "PmtId/InstrId") or ""
         amount_text, currency = _amount(el, q, "Amt/InstdAmt", "Amt/EqvtAmt/Amt")
         parsed.counts["transactions"] = parsed.counts.get("transactions", 0) + 1
@@ -274,9 +288,10 @@ def _initiation(source: bytes | Path, q: _Q, parsed: ParsedFile) -> Iterator[Con
 
 
 def _statement(source: bytes | Path, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
-    for _event, el in xmlsafe.iterparse(source, events=("end",), tag=q("Ntry")):
-        yield from _entry(el, q, parsed)
-        _release(el)
+    with xmlsafe.opened(source) as fh:
+        for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=q("Ntry")):
+            yield from _entry(el, q, parsed)
+            _release(el)
 
 
 def _entry(el: Any, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
@@ -298,8 +313,8 @@ def _entry(el: Any, q: _Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
         return
     for index, tx in enumerate(details):
         tx_amount, tx_ccy = _amount(tx, q, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
-        if tx_amount is None and len(details) == 1:
-            tx_amount, tx_ccy = amount_text, currency
+        if len(details) == 1 and amount_text is not None:
+            tx_amount, tx_ccy = amount_text, currency  # one transaction: the entry is booked
         reference = _text(tx, q, "Refs/EndToEndId") or ""
         if reference.upper() == "NOTPROVIDED":
             reference = ""

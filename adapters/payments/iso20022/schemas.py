@@ -9,6 +9,7 @@ unexpected element, a wrong date) makes the file ``file.xsd.invalid``.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 from lxml import etree
@@ -27,6 +28,7 @@ PINNED = (
     "camt.054.001.08",
 )
 NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
+_ELEMENT = re.compile(r"Element '(?:\{[^}]*\})?([\w]+)'")
 # facets a bank's narrative or proprietary code breaks without changing what the file means
 TOLERATED = {"SCHEMAV_CVC_MAXLENGTH_VALID", "SCHEMAV_CVC_ENUMERATION_VALID"}
 _TEXT_TAGS = {
@@ -65,7 +67,7 @@ def validate(tree: etree._ElementTree, namespace: str) -> list[str]:
     tolerated_lines: set[tuple[int, str]] = set()
     warnings, fatal = [], []
     for error in xsd.error_log:
-        tag = _local(error.path)
+        tag = _element(error.message) or _local(error.path)
         if error.type_name in TOLERATED and tag in _TEXT_TAGS:
             tolerated_lines.add((error.line, tag))
             warnings.append(f"line {error.line}: {tag} breaks a schema facet; kept as sent")
@@ -88,6 +90,11 @@ def validate(tree: etree._ElementTree, namespace: str) -> list[str]:
             errors=fatal[:20],
         )
     return warnings
+
+
+def _element(message: str) -> str | None:
+    match = _ELEMENT.search(message or "")
+    return match.group(1) if match else None
 
 
 def _local(path: str | None) -> str:

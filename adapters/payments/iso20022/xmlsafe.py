@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -46,8 +48,18 @@ def open_source(source: Source) -> IO[bytes]:
     return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
 
 
-def iterparse(source: Source, **kwargs: Any) -> Any:
-    return etree.iterparse(open_source(source), **SAFE, **kwargs)
+@contextmanager
+def opened(source: Source) -> Iterator[IO[bytes]]:
+    """The bytes to parse, closed when the caller is done (also when it stops early)."""
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            yield fh
+    else:
+        yield io.BytesIO(source)
+
+
+def iterparse(fh: IO[bytes], **kwargs: Any) -> Any:
+    return etree.iterparse(fh, **SAFE, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -62,12 +74,13 @@ def sniff(source: Source) -> Sniffed:
     """Read up to the business element; refuse DTDs and malformed starts."""
     seen: list[etree._Element] = []
     try:
-        for _event, element in iterparse(source, events=("start",)):
-            if not seen and element.getroottree().docinfo.doctype:
-                raise hostile()
-            seen.append(element)
-            if len(seen) == 2:
-                break
+        with opened(source) as fh:
+            for _event, element in iterparse(fh, events=("start",)):
+                if not seen and element.getroottree().docinfo.doctype:
+                    raise hostile()
+                seen.append(element)
+                if len(seen) == 2:
+                    break
     except etree.XMLSyntaxError as exc:
         raise malformed(exc) from None
     if len(seen) < 2:
