@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.payments.port import InboundMessage
 from gateway.db.tables import inbound_rejection, inbox_message
@@ -186,41 +187,94 @@ def _with_channel(msg: InboundMessage, channel: str) -> InboundMessage:
     )
 
 
+MAX_APPLY_ATTEMPTS = 20  # then the message stays ``failed`` for a person to look at
+GROUP_ITEMS = 2000  # items applied per transaction by the inbox job
+
+
 def apply_pending(svc: Services, *, limit: int = 500, min_age_seconds: int = 0) -> dict[str, int]:
-    """Apply inbox messages stored but not applied (recovery). Decoded again from the stored
-    bytes without the time-window check: the signature was checked when they arrived."""
-    cutoff = svc.clock() - dt.timedelta(seconds=min_age_seconds)
-    with svc.db.read() as conn:
-        rows = conn.execute(
-            select(
-                inbox_message.c.id,
-                inbox_message.c.source,
-                inbox_message.c.kind,
-                inbox_message.c.headers,
-                inbox_message.c.body_enc,
-            )
-            .where(
-                inbox_message.c.status.in_(("received", "failed")),
-                inbox_message.c.received_at <= cutoff,
-            )
-            .order_by(inbox_message.c.id)
-            .limit(limit)
-        ).all()
+    """Apply inbox messages stored but not applied (crash recovery, deferred apply), many per
+    transaction. Decoded again from the stored bytes without the time-window check: the
+    signature was checked when they arrived. A group that fails is retried message by message,
+    so one bad message is marked ``failed`` without holding back the others."""
+    rows = _pending(svc, limit, min_age_seconds)
     counts = {"pending": len(rows), "applied": 0, "failed": 0, "items": 0}
+    ready: list[confirm.Stored] = []
     for row in rows:
         try:
-            channel = (row.headers or {}).get("channel") or _channel_of(row.source)
-            msg = svc.channel(channel).decode(
-                row.kind, confirm.open_body(svc, row.body_enc), verify=False
-            )
-            summary = confirm.apply(svc, row.id, msg.items, source=row.source)
+            ready.append(_decode_stored(svc, row))
         except GatewayError as exc:
             _mark_failed(svc, row.id, exc)
             counts["failed"] += 1
-            continue
-        counts["applied"] += 1
-        counts["items"] += summary.applied + summary.duplicates
+    for group in _groups(ready):
+        try:
+            summary = confirm.apply_messages(svc, group)
+            counts["applied"] += len(group)
+            counts["items"] += summary.applied + summary.duplicates
+        except (GatewayError, SQLAlchemyError):
+            for one in group:
+                _apply_alone(svc, one, counts)
     return counts
+
+
+def _pending(svc: Services, limit: int, min_age_seconds: int) -> list[Any]:
+    cutoff = svc.clock() - dt.timedelta(seconds=min_age_seconds)
+    with svc.db.read() as conn:
+        return list(
+            conn.execute(
+                select(
+                    inbox_message.c.id,
+                    inbox_message.c.source,
+                    inbox_message.c.kind,
+                    inbox_message.c.headers,
+                    inbox_message.c.body_enc,
+                )
+                .where(
+                    inbox_message.c.status.in_(("received", "failed")),
+                    inbox_message.c.received_at <= cutoff,
+                    inbox_message.c.attempts < MAX_APPLY_ATTEMPTS,
+                )
+                .order_by(inbox_message.c.id)
+                .limit(limit)
+            ).all()
+        )
+
+
+def _decode_stored(svc: Services, row: Any) -> confirm.Stored:
+    channel = (row.headers or {}).get("channel") or _channel_of(row.source)
+    body = confirm.open_body(svc, row.body_enc)
+    msg = svc.channel(channel).decode(row.kind, body, verify=False)
+    return confirm.Stored(row.id, row.source, msg.items)
+
+
+def _groups(messages: list[confirm.Stored]) -> list[list[confirm.Stored]]:
+    groups: list[list[confirm.Stored]] = [[]]
+    size = 0
+    for m in messages:
+        if groups[-1] and size + len(m.items) > GROUP_ITEMS:
+            groups.append([])
+            size = 0
+        groups[-1].append(m)
+        size += len(m.items)
+    return [g for g in groups if g]
+
+
+def _apply_alone(svc: Services, msg: confirm.Stored, counts: dict[str, int]) -> None:
+    try:
+        summary = confirm.apply_messages(svc, [msg])
+    except GatewayError as exc:
+        _mark_failed(svc, msg.inbox_id, exc)
+        counts["failed"] += 1
+        return
+    except SQLAlchemyError as exc:  # the class only: the statement's values stay out of logs
+        what = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("inbox message not applied", extra={"inbox_id": msg.inbox_id, "error": what})
+        _mark_failed(
+            svc, msg.inbox_id, GatewayError(f"database error {what}", code="inbox.apply_error")
+        )
+        counts["failed"] += 1
+        return
+    counts["applied"] += 1
+    counts["items"] += summary.applied + summary.duplicates
 
 
 def _channel_of(source: str) -> str:

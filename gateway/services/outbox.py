@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,32 @@ def enqueue(
             next_attempt_at=now,
             created_at=now,
         )
+    )
+
+
+def enqueue_many(
+    conn: Connection,
+    topic: str,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    now: dt.datetime,
+) -> None:
+    """``enqueue`` for many ``(dedup_key, payload)`` events in one statement."""
+    if not events:
+        return
+    conn.execute(
+        insert_ignore(conn, outbox_message),
+        [
+            {
+                "topic": topic,
+                "dedup_key": key,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for key, payload in events
+        ],
     )
 
 
