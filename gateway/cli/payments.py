@@ -210,6 +210,10 @@ def _keys(certs_dir: Path, key_id: str) -> tuple[Any, Any]:
 @click.option("--shuffle", is_flag=True, help="callbacks out of order")
 @click.option("--lost-rate", type=float, default=0.0, show_default=True)
 @click.option("--callback-delay", type=float, default=0.0, show_default=True)
+@click.option("--callback-threads", type=int, default=1, show_default=True)
+@click.option(
+    "--execute-after", type=float, default=0.0, show_default=True, help="cancel window (s)"
+)
 @click.option("--duplicate-lines", is_flag=True, help="file mode: statement entries twice")
 @click.option("--name-mismatch-rate", type=float, default=0.0, show_default=True)
 @click.option("--callback-url", help="send callbacks here instead of the request's sender_uri")
@@ -220,7 +224,8 @@ def simulate_bank(
 ) -> None:
     """A bank: G2P Connect disburse (REST) and pain.001/pain.002/camt files, on 127.0.0.1."""
     from adapters.payments.simulator import serve_in_thread, tls_context
-    from adapters.payments.simulator.bank import BankConfig, BankSim, create_app, load_accounts
+    from adapters.payments.simulator.bank import BankConfig, BankSim, load_accounts
+    from adapters.payments.simulator.bank_api import create_app
     from adapters.payments.simulator.delivery import Deliverer
 
     certs = cli.settings.security.certs_dir
@@ -232,7 +237,9 @@ def simulate_bank(
         load_accounts(accounts) if accounts else {},
         key,
         gateway_keys,
-        deliverer=Deliverer(verify=str(ca) if ca.exists() else True),
+        deliverer=Deliverer(
+            verify=str(ca) if ca.exists() else True, threads=config.callback_threads
+        ),
     )
     server, url = serve_in_thread(
         create_app(sim), port, ssl_context=tls_context(certs) if tls else None

@@ -176,13 +176,15 @@ def apply_messages(
         conn.execute(
             update(inbox_message)
             .where(inbox_message.c.id.in_(sorted(claimed)))
-            .values(status="applied", applied_at=now)
+            .values(status="applied", applied_at=now, attempts=inbox_message.c.attempts + 1)
         )
     return summary
 
 
 def _claim(conn: Connection, ids: Sequence[int]) -> list[int]:
-    claimed = list(
+    """Lock the messages still to apply until commit (SQLite: ``BEGIN IMMEDIATE`` already
+    serialises writers); a message another worker is applying right now is skipped."""
+    return list(
         conn.execute(
             select(inbox_message.c.id)
             .where(
@@ -193,13 +195,6 @@ def _claim(conn: Connection, ids: Sequence[int]) -> list[int]:
             .with_for_update(skip_locked=True)
         ).scalars()
     )
-    if claimed:
-        conn.execute(
-            update(inbox_message)
-            .where(inbox_message.c.id.in_(claimed))
-            .values(attempts=inbox_message.c.attempts + 1)
-        )
-    return claimed
 
 
 def receive_and_apply(svc: Services, msg: InboundMessage) -> tuple[Received, ApplySummary]:

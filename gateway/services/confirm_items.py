@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from adapters.payments.port import ConfirmationItem
-from gateway.db.dialect import insert_ignore
+from gateway.db.dialect import bulk_insert, bulk_update
 from gateway.db.tables import (
     confirmation,
     enrollment,
@@ -150,12 +150,13 @@ def _store(conn: Connection, new: list[_Prepared], now: dt.datetime) -> None:
     ]
     if not rows:
         return
-    made = conn.execute(
-        insert_ignore(conn, confirmation).returning(
-            confirmation.c.id, confirmation.c.source, confirmation.c.item_key
-        ),
+    made = bulk_insert(
+        conn,
+        confirmation,
         rows,
-    ).all()
+        returning=(confirmation.c.id, confirmation.c.source, confirmation.c.item_key),
+        ignore_conflicts=True,
+    )
     ids = {(r.source, r.item_key): int(r.id) for r in made}
     for p in new:
         p.conf_id = ids.get(p.work.key)
@@ -251,27 +252,21 @@ def _write(
     now: dt.datetime,
 ) -> None:
     changed = [i for i in instructions.values() if i.changed]
-    if changed:
-        conn.execute(
-            update(payment_instruction)
-            .where(payment_instruction.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                state_changed_at=bindparam("b_changed"),
-                reason_code=bindparam("b_reason"),
-                settled_at=bindparam("b_settled"),
-            ),
-            [
-                {
-                    "b_id": i.id,
-                    "b_state": i.state,
-                    "b_changed": i.state_changed_at,
-                    "b_reason": i.reason_code,
-                    "b_settled": i.settled_at,
-                }
-                for i in changed
-            ],
-        )
+    bulk_update(
+        conn,
+        payment_instruction,
+        "id",
+        [
+            {
+                "id": i.id,
+                "state": i.state,
+                "state_changed_at": i.state_changed_at,
+                "reason_code": i.reason_code,
+                "settled_at": i.settled_at,
+            }
+            for i in changed
+        ],
+    )
     _write_enrollments(conn, [i for i in changed if i.transitions], actor, now)
     ticks.tick_paid_many(
         conn,
@@ -282,25 +277,18 @@ def _write(
         for what, reason in i.ticks:
             if what == "withdraw":
                 ticks.withdraw(conn, i.reference, reason or "payment returned", now)
-    if fresh:
-        conn.execute(
-            update(confirmation)
-            .where(confirmation.c.id == bindparam("b_id"))
-            .values(
-                instruction_id=bindparam("b_instr"),
-                applied_at=now,
-                apply_result=bindparam("b_result"),
-            ),
-            [_confirmation_row(p, instructions) for p in fresh],
-        )
+    bulk_update(conn, confirmation, "id", [_confirmation_row(p, instructions, now) for p in fresh])
 
 
-def _confirmation_row(p: _Prepared, instructions: dict[str, Instruction]) -> dict[str, Any]:
+def _confirmation_row(
+    p: _Prepared, instructions: dict[str, Instruction], now: dt.datetime
+) -> dict[str, Any]:
     instr = instructions.get(p.work.item.reference)
     return {
-        "b_id": p.conf_id,
-        "b_instr": instr.id if instr is not None else None,
-        "b_result": p.result,
+        "id": p.conf_id,
+        "instruction_id": instr.id if instr is not None else None,
+        "applied_at": now,
+        "apply_result": p.result,
     }
 
 
@@ -323,10 +311,10 @@ def _write_enrollments(
                     "at": now,
                 }
             )
-    conn.execute(
-        update(enrollment)
-        .where(enrollment.c.id == bindparam("b_id"))
-        .values(state=bindparam("b_state"), updated_at=now),
-        [{"b_id": i.enrollment_id, "b_state": i.enrollment_state} for i in moved],
+    bulk_update(
+        conn,
+        enrollment,
+        "id",
+        [{"id": i.enrollment_id, "state": i.enrollment_state, "updated_at": now} for i in moved],
     )
-    conn.execute(insert(enrollment_transition), history)
+    bulk_insert(conn, enrollment_transition, history)

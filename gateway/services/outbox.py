@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from gateway.db.dialect import insert_ignore
+from gateway.db.dialect import bulk_insert, insert_ignore
 from gateway.db.tables import outbox_message
 from gateway.errors import GatewayError
 from gateway.services.context import Services
@@ -50,8 +50,9 @@ def enqueue_many(
     """``enqueue`` for many ``(dedup_key, payload)`` events in one statement."""
     if not events:
         return
-    conn.execute(
-        insert_ignore(conn, outbox_message),
+    bulk_insert(
+        conn,
+        outbox_message,
         [
             {
                 "topic": topic,
@@ -64,6 +65,7 @@ def enqueue_many(
             }
             for key, payload in events
         ],
+        ignore_conflicts=True,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select, update
 
-from gateway.db.dialect import insert_ignore
+from gateway.db.dialect import bulk_insert
 from gateway.db.tables import enrollment, programme, tick
 from gateway.services import outbox
 
@@ -54,8 +54,11 @@ def tick_paid_many(conn: Connection, settled: Sequence[tuple[int, str]], now: dt
         }
         for r in rows
     ]
-    made = conn.execute(
-        insert_ignore(conn, tick).returning(
+    made = bulk_insert(
+        conn,
+        tick,
+        values,
+        returning=(
             tick.c.person_id,
             tick.c.exclusion_group,
             tick.c.period,
@@ -63,8 +66,8 @@ def tick_paid_many(conn: Connection, settled: Sequence[tuple[int, str]], now: dt
             tick.c.programme_code,
             tick.c.payment_ref,
         ),
-        values,
-    ).all()
+        ignore_conflicts=True,
+    )
     outbox.enqueue_many(
         conn,
         TICK_TOPIC,

@@ -14,7 +14,8 @@ from adapters import signing
 from adapters.http import TlsFiles, build_session
 from adapters.payments.bank_rest import BankRestChannel
 from adapters.payments.simulator import serve_in_thread, tls_context
-from adapters.payments.simulator.bank import BankConfig, BankSim, create_app
+from adapters.payments.simulator.bank import BankConfig, BankSim
+from adapters.payments.simulator.bank_api import create_app
 from adapters.registry.port import RegistryPerson
 from certs import pki
 from gateway.db.tables import enrollment

@@ -17,18 +17,18 @@ import hashlib
 import json
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from flask import Flask, Response, abort, jsonify, request
+from flask import Response, abort, request
 
 from adapters import signing
 from adapters.payments import g2p
-from adapters.payments.simulator.delivery import Deliverer
-from gateway.domain.names import bank_form
+from adapters.payments.simulator.delivery import Deliverer, Lazy
 
 REJECT_CODES = ("AC01", "AC06", "AG01", "MD07", "RC01")
 
@@ -46,6 +46,8 @@ class BankConfig:
     shuffle: bool = False  # callbacks out of order (final before pending, batches mixed)
     lost_rate: float = 0.0  # callbacks never sent (txn/status still knows)
     callback_delay: float = 0.0  # slow callbacks (seconds)
+    callback_threads: int = 1  # callbacks sent in parallel (copies may arrive together)
+    execute_after: float = 0.0  # items wait this long before execution: cancel works until then
     pending_first: bool = True  # a pdng callback before the final one
     duplicate_lines: bool = False  # file mode: every statement entry twice
     name_mismatch_rate: float = 0.0  # account inquiry answers someone else's name
@@ -66,6 +68,11 @@ class Item:
     reason: str | None = None
     returned: bool = False
     booked: dt.date = field(default_factory=dt.date.today)
+    due: float = 0.0  # time.monotonic() of execution
+    cancelled: bool = False
+
+    def executed(self) -> bool:
+        return not self.cancelled and time.monotonic() >= self.due
 
 
 def load_accounts(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
@@ -96,7 +103,7 @@ class BankSim:
         self.items: dict[str, Item] = {}
         self.lock = threading.Lock()
         self.rng = random.Random(config.seed)
-        self.deliverer = deliverer or Deliverer()
+        self.deliverer = deliverer or Deliverer(threads=config.callback_threads)
         self.files: dict[str, bytes] = {}  # file mode: outbound pain.002 / camt, by name
         self.inbound: dict[str, bytes] = {}
 
@@ -149,6 +156,10 @@ class BankSim:
             "amount": g2p.amount_text(item.amount),
             "currency_code": "VND",
         }
+        if item.cancelled:
+            return entry | {"status": "rjct", "status_reason_code": "rjct.cancelled"}
+        if not item.executed():
+            return entry | {"status": "pdng"}
         if returned:
             entry |= {"status_reason_code": "AC04", "instruction": "return"}
         elif item.reason:
@@ -171,6 +182,7 @@ class BankSim:
                     str(message.get("transaction_id", "")),
                     self.config.callback_url or callback_url,
                 )
+                item.due = time.monotonic() + self.config.execute_after
                 self.execute(item)
                 self.items[item.reference] = item
                 fresh.append(item)
@@ -189,7 +201,8 @@ class BankSim:
 
     def schedule_callbacks(self, items: list[Item], transaction_id: str) -> None:
         cfg = self.config
-        messages: list[tuple[float, list[dict[str, Any]], str]] = []
+        later = cfg.execute_after > 0  # decided when due: a cancelled item is not reported
+        messages: list[tuple[float, Any, str]] = []
         for start in range(0, len(items), cfg.chunk):
             part = [i for i in items[start : start + cfg.chunk] if i.callback_url]
             if not part:
@@ -197,160 +210,47 @@ class BankSim:
             url = part[0].callback_url or ""
             if cfg.pending_first:
                 pending = [self.status_entry(i) | {"status": "pdng"} for i in part]
-                messages.append((cfg.callback_delay, pending, url))
-            final = [self.status_entry(i) for i in part]
-            messages.append((cfg.callback_delay, final, url))
-            returns = [self.status_entry(i, returned=True) for i in part if i.returned]
-            if returns:
-                messages.append((cfg.callback_delay + cfg.return_delay, returns, url))
+                messages.append((cfg.callback_delay, self._body(transaction_id, pending), url))
+            due = cfg.callback_delay + cfg.execute_after
+
+            def final(part: list[Item] = part) -> list[dict[str, Any]]:
+                return [self.status_entry(i) for i in part if not i.cancelled]
+
+            def returns(part: list[Item] = part) -> list[dict[str, Any]]:
+                return [
+                    self.status_entry(i, returned=True)
+                    for i in part
+                    if i.returned and not i.cancelled
+                ]
+
+            messages.append((due, self._later(transaction_id, final, eager=not later), url))
+            if any(i.returned for i in part):
+                body = self._later(transaction_id, returns, eager=not later)
+                messages.append((due + cfg.return_delay, body, url))
         if cfg.shuffle:
             self.rng.shuffle(messages)
-        for order, (delay, entries, url) in enumerate(messages):
+        for order, (delay, body, url) in enumerate(messages):
             if self.rng.random() < cfg.lost_rate:
                 self.deliverer.stats.lost += 1
                 continue
-            envelope = self.signed(
-                "on-disburse",
-                {"transaction_id": transaction_id, "disbursements_status": entries},
-                total=len(entries),
-                completed_count=sum(1 for e in entries if e["status"] in ("succ", "rjct")),
-            )
-            body = json.dumps(envelope).encode()
             # out of order: later messages may overtake earlier ones
             jitter = (len(messages) - order) * 0.01 if cfg.shuffle else order * 0.001
             for _copy in range(max(1, cfg.duplicate_callbacks)):
                 self.deliverer.send(url, body, delay=delay + jitter)
 
-
-def create_app(sim: BankSim) -> Flask:
-    app = Flask("bank-sim")
-
-    @app.post("/disburse")
-    def disburse() -> Any:
-        body = sim.verified()
-        message = body.get("message") or {}
-        head = body.get("header") or {}
-        modified = sim.modified(message)
-        items = sim.accept(message, head.get("sender_uri"))
-        sim.schedule_callbacks(items, str(message.get("transaction_id", "")))
-        if modified:
-            for d in modified:
-                d["status"] = "rjct"
-        return jsonify(
-            {
-                "message": {
-                    "ack_status": "ACK",
-                    "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "correlation_id": f"{sim.config.bank_id}:{message.get('transaction_id')}",
-                    "modified": [
-                        {
-                            "reference_id": d.get("reference_id"),
-                            "status_reason_code": "rjct.reference_id.duplicate",
-                        }
-                        for d in modified
-                    ],
-                }
-            }
+    def _body(self, transaction_id: str, entries: list[dict[str, Any]]) -> bytes | None:
+        if not entries:
+            return None
+        envelope = self.signed(
+            "on-disburse",
+            {"transaction_id": transaction_id, "disbursements_status": entries},
+            total=len(entries),
+            completed_count=sum(1 for e in entries if e["status"] in ("succ", "rjct")),
         )
+        return json.dumps(envelope).encode()
 
-    @app.post("/disburse/sync/txn/status")
-    def txn_status() -> Any:
-        body = sim.verified()
-        request_ = (body.get("message") or {}).get("txnstatus_request") or {}
-        refs = request_.get("attribute_value") or []
-        entries = []
-        for ref in refs:
-            item = sim.items.get(str(ref))
-            if item is None:
-                entries.append(
-                    {
-                        "reference_id": ref,
-                        "status": "rjct",
-                        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        "status_reason_code": "rjct.reference_id.invalid",
-                    }
-                )
-            else:
-                entries.append(sim.status_entry(item, returned=item.returned))
-        message = {
-            "transaction_id": (body.get("message") or {}).get("transaction_id"),
-            "correlation_id": "status",
-            "txnstatus_response": {
-                "txn_type": "on-disburse",
-                "txn_status": {"transaction_id": "status", "disbursements_status": entries},
-            },
-        }
-        return jsonify(sim.signed("txn/on-status", message, total=len(entries)))
-
-    @app.post("/mapper/sync/resolve")
-    def resolve() -> Any:
-        body = sim.verified()
-        answers = []
-        for req in (body.get("message") or {}).get("resolve_request") or []:
-            parsed = g2p.parse_fa(str(req.get("fa", "")))
-            account = sim.accounts.get(parsed) if parsed else None
-            rng = random.Random(f"{sim.config.seed}:name:{req.get('fa')}")
-            if account is None:
-                answers.append(
-                    {
-                        "reference_id": req.get("reference_id"),
-                        "status": "succ",
-                        "status_reason_code": "succ.fa.not_found",
-                        "account_status": "not_found",
-                    }
-                )
-                continue
-            name = account[0]
-            if rng.random() < sim.config.name_mismatch_rate:
-                name = bank_form("Trần Văn Người Khác")
-            answers.append(
-                {
-                    "reference_id": req.get("reference_id"),
-                    "status": "succ",
-                    "status_reason_code": "succ.fa.active"
-                    if account[1] == "active"
-                    else "succ.fa.inactive",
-                    "name": name,
-                    "account_status": account[1],
-                }
-            )
-        return jsonify(sim.signed("on-resolve", {"resolve_response": answers}, total=1))
-
-    @app.post("/disburse/sync/cancel")
-    def cancel() -> Any:
-        body = sim.verified()
-        entries = []
-        for ref in (body.get("message") or {}).get("cancel_request") or []:
-            entries.append(
-                {
-                    "reference_id": ref,
-                    "status": "rjct",
-                    "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "status_reason_code": "rjct.already_executed"
-                    if ref in sim.items
-                    else "rjct.reference_id.invalid",
-                }
-            )
-        return jsonify(
-            sim.signed("on-cancel", {"disbursements_status": entries}, total=len(entries))
-        )
-
-    @app.get("/_sim/stats")
-    def stats() -> Any:
-        s = sim.deliverer.stats
-        counts: dict[str, int] = {}
-        for item in sim.items.values():
-            counts[item.status] = counts.get(item.status, 0) + 1
-        return jsonify(
-            {
-                "items": counts,
-                "returned": sum(i.returned for i in sim.items.values()),
-                "pending_callbacks": sim.deliverer.pending(),
-                **s.__dict__,
-            }
-        )
-
-    from adapters.payments.simulator.bank_files import register_file_mode
-
-    register_file_mode(app, sim)
-    return app
+    def _later(self, transaction_id: str, entries: Any, *, eager: bool) -> Any:
+        lazy = Lazy(lambda: self._body(transaction_id, entries()))
+        if eager:
+            return lazy() or Lazy(lambda: None)
+        return lazy

@@ -7,6 +7,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,23 +21,47 @@ class Stats:
     refused: int = 0  # the gateway answered 4xx: not retried
     given_up: int = 0
     lost: int = 0  # dropped on purpose (lost callbacks)
+    dropped: int = 0  # nothing left to report (every item of it was cancelled)
     attempts: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
 
 
+class Lazy:
+    """A body decided when it is first due (the bank executes an item then, unless it was
+    cancelled); every copy and retry of it then carries the same bytes. ``None``: nothing to
+    send any more."""
+
+    def __init__(self, build: Callable[[], bytes | None]) -> None:
+        self._build, self._lock = build, threading.Lock()
+        self._done = False
+        self._body: bytes | None = None
+
+    def __call__(self) -> bytes | None:
+        with self._lock:
+            if not self._done:
+                self._body, self._done = self._build(), True
+            return self._body
+
+
+Body = bytes | Lazy
+
+
 class Deliverer:
-    def __init__(self, *, retries: int = 30, backoff: float = 0.5, verify: Any = True) -> None:
+    def __init__(
+        self, *, retries: int = 30, backoff: float = 0.5, verify: Any = True, threads: int = 1
+    ) -> None:
         self.retries, self.backoff = retries, backoff
         self.stats = Stats()
-        self._queue: list[tuple[float, int, str, bytes, int]] = []
+        self._queue: list[tuple[float, int, str, Body, int]] = []
         self._seq = itertools.count()
         self._cv = threading.Condition()
         self._session = requests.Session()
         self._session.verify = verify
         self._busy = 0
-        threading.Thread(target=self._run, daemon=True).start()
+        for _ in range(max(1, threads)):  # several: copies of a callback may arrive together
+            threading.Thread(target=self._run, daemon=True).start()
 
-    def send(self, url: str, body: bytes, *, delay: float = 0.0) -> None:
+    def send(self, url: str, body: Body, *, delay: float = 0.0) -> None:
         with self._cv:
             heapq.heappush(self._queue, (time.monotonic() + delay, next(self._seq), url, body, 0))
             self.stats.queued += 1
@@ -60,7 +85,11 @@ class Deliverer:
                 with self._cv:
                     self._busy -= 1
 
-    def _attempt(self, url: str, body: bytes, attempt: int) -> None:
+    def _attempt(self, url: str, lazy: Body, attempt: int) -> None:
+        body = lazy() if isinstance(lazy, Lazy) else lazy
+        if body is None:
+            self.stats.dropped += 1
+            return
         self.stats.attempts += 1
         try:
             response = self._session.post(
