@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from adapters.payments.port import ConfirmationItem, InboundMessage, batch_message_id
-from gateway.db.dialect import insert_ignore
+from gateway.db.fast_insert import FastInsert
 from gateway.db.tables import inbox_message, payment_batch, payment_instruction
 from gateway.domain.states import InstructionState
 from gateway.errors import Conflict
@@ -71,15 +71,27 @@ def open_body(svc: Services, blob: bytes) -> bytes:
     return base64.b64decode(text[7:]) if text.startswith("base64:") else text.encode()
 
 
-_STORE: dict[str, Any] = {}
+INBOX_COLUMNS = (
+    "source",
+    "message_id",
+    "content_hash",
+    "kind",
+    "body_enc",
+    "headers",
+    "status",
+    "response",
+    "attempts",
+    "received_at",
+)
 
 
-def _store_statement(conn: Connection) -> Any:
-    """Built once per dialect and executed with parameters: the hot path of every callback."""
-    name = conn.dialect.name
-    if name not in _STORE:
-        _STORE[name] = insert_ignore(conn, inbox_message).returning(inbox_message.c.id)
-    return _STORE[name]
+def _store(svc: Services) -> FastInsert:
+    """The inbox insert of every callback, compiled once per service container."""
+    store = svc.extras.get("inbox_insert")
+    if not isinstance(store, FastInsert):
+        store = FastInsert(svc.db.engine, inbox_message, INBOX_COLUMNS, "id")
+        svc.extras["inbox_insert"] = store
+    return store
 
 
 def receive(
@@ -89,30 +101,31 @@ def receive(
     response: dict[str, Any] | None = None,
     channel: str | None = None,
 ) -> Received:
-    """Store the message once (its own transaction, before anything is applied)."""
+    """Store the message once (its own transaction, committed before anything is applied
+    and before the sender gets its answer)."""
     digest = content_hash(msg.body)
     answer = response or {"ack_status": "ACK", "correlation_id": f"{msg.source}:{msg.message_id}"}
     headers = {**msg.headers, "channel": channel or msg.headers.get("channel", "")}
     if msg.warnings:
         headers["warnings"] = " | ".join(msg.warnings)[:2000]
-    with svc.db.begin() as conn:
-        new_id = conn.execute(
-            _store_statement(conn),
-            {
-                "source": msg.source,
-                "message_id": msg.message_id,
-                "content_hash": digest,
-                "kind": msg.kind,
-                "body_enc": seal_body(svc, msg.body),
-                "headers": headers,
-                "status": "received",
-                "response": answer,
-                "attempts": 0,
-                "received_at": svc.clock(),
-            },
-        ).scalar()
-        if new_id is not None:
-            return Received(int(new_id), False, answer)
+    new_id = _store(svc)(
+        svc.db.engine,
+        {
+            "source": msg.source,
+            "message_id": msg.message_id,
+            "content_hash": digest,
+            "kind": msg.kind,
+            "body_enc": seal_body(svc, msg.body),
+            "headers": headers,
+            "status": "received",
+            "response": answer,
+            "attempts": 0,
+            "received_at": svc.clock(),
+        },
+    )
+    if new_id is not None:
+        return Received(int(new_id), False, answer)
+    with svc.db.read() as conn:  # stored before (committed: a conflict waits for the other)
         stored = conn.execute(
             select(
                 inbox_message.c.id,
