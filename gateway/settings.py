@@ -70,6 +70,7 @@ class PaymentSettings:
     payer_account: str = "0000000000"
     payer_bin: str = "970415"
     pain001_version: str = "pain.001.001.09"
+    postoffice_list_format: str = "csv"  # payout lists sent to the post office: csv | xlsx
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Settings:
                 pain001_version=env.choice(
                     "PAIN001_VERSION", ("pain.001.001.03", "pain.001.001.09"), "pain.001.001.09"
                 ),
+                postoffice_list_format=env.choice("POSTOFFICE_LIST_FORMAT", ("csv", "xlsx"), "csv"),
             ),
             welfare=WelfareSettings(
                 backend=env.choice("WELFARE_BACKEND", ("fake", "rest", "files"), "fake"),

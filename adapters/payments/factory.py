@@ -70,7 +70,10 @@ def build(settings: Settings) -> dict[str, PaymentChannel]:
     if pay.postoffice_url:
         tls = TlsFiles.from_certs_dir(settings.security.certs_dir, mutual=pay.mtls)
         post = PostOfficeChannel(
-            pay.postoffice_url, build_session(settings.http, tls), settings.http
+            pay.postoffice_url,
+            build_session(settings.http, tls),
+            settings.http,
+            list_format=pay.postoffice_list_format,
         )
     elif pay.backend == "postoffice":
         raise SettingsError("ANSINH_POSTOFFICE_URL is required for the postoffice backend")

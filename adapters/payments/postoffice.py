@@ -88,7 +88,8 @@ def return_csv(rows: Iterable[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-def _rows(body: bytes) -> list[dict[str, str]]:
+def read_rows(body: bytes) -> list[dict[str, str]]:
+    """Rows of a CSV (UTF-8, BOM allowed) or XLSX file, keyed by lower-case header."""
     if body[:2] == b"PK":
         from openpyxl import load_workbook
 
@@ -112,7 +113,7 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 
 def parse_return_file(body: bytes, message_id: str | None = None) -> InboundMessage:
     """Every row checked; one bad row refuses the file (naming row and field), nothing partial."""
-    rows = _rows(body)
+    rows = read_rows(body)
     if not rows or not {"reference", "status"} <= set(rows[0]):
         raise rejected(
             "file.columns",
@@ -179,9 +180,17 @@ class PostOfficeChannel:
     name = "postoffice"
     channel = "postoffice"
 
-    def __init__(self, base_url: str, session: requests.Session, http: HttpSettings) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session,
+        http: HttpSettings,
+        *,
+        list_format: str = "csv",
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.session, self.http = session, http
+        self.list_format = list_format  # csv | xlsx
         self.resilience = Resilience(http, "postoffice")
 
     def _call(self, method: str, path: str, *, retry: bool = True, **kw: Any) -> bytes:
@@ -196,13 +205,15 @@ class PostOfficeChannel:
 
     def submit(self, batch: Batch) -> SubmitResult:
         wire = batch_message_id(batch.reference)
+        xlsx = self.list_format == "xlsx"
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         for point, items in payout_lists(batch.items).items():
             # PUT of a named file: a resend of the same list is idempotent at the post office
             self._call(
                 "PUT",
-                f"/payout-lists/{wire}/{point}.csv",
-                data=list_csv(items),
-                headers={"Content-Type": "text/csv"},
+                f"/payout-lists/{wire}/{point}.{'xlsx' if xlsx else 'csv'}",
+                data=list_xlsx(items) if xlsx else list_csv(items),
+                headers={"Content-Type": kind if xlsx else "text/csv"},
                 retry=False,
             )
         return SubmitResult("ACK", wire)

@@ -31,18 +31,24 @@ NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm 
 HTTP = HttpSettings(max_retries=0, read_timeout=5.0, connect_timeout=2.0)
 
 
-def person(i: int) -> tuple[str, str]:
+def person(i: int, names: tuple[str, ...] = NAMES) -> tuple[str, str]:
     """A synthetic person: 12-digit ID (born 1950, male) and a name."""
-    return f"0790500{i:05d}", NAMES[i % len(NAMES)]
+    return f"0790500{i:05d}", names[i % len(names)]
 
 
 def approve(
-    svc: Services, fakes: dict[str, Any], n: int, *, channel: str = "bank", key: str = "t/1"
+    svc: Services,
+    fakes: dict[str, Any],
+    n: int,
+    *,
+    channel: str = "bank",
+    key: str = "t/1",
+    names: tuple[str, ...] = NAMES,
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """n approved enrollments; returns the bank accounts (bin, number) → (holder, status)."""
     accounts, rows = {}, []
     for i in range(n):
-        pid, name = person(i)
+        pid, name = person(i, names)
         fakes["registry"].add(RegistryPerson(pid, name, BirthDate(1950, 3, 4), "M", "alive"))
         row = {
             "personal_id": pid,
@@ -125,6 +131,25 @@ def start_gateway(svc: Services) -> tuple[Any, str]:
 
     app = create_app(svc.settings, services=svc)
     return serve_in_thread(app)
+
+
+def token(svc: Services, username: str, role: str) -> dict[str, str]:
+    """A bearer token header for a national-level user (ministry officer, auditor)."""
+    from gateway.services import accounts
+
+    with svc.db.begin() as conn:
+        accounts.add_user(
+            conn,
+            SYSTEM,
+            username=username,
+            display_name=username,
+            role=role,
+            unit_scheme=None,
+            unit_code=None,
+            now=svc.clock(),
+        )
+        value = accounts.issue_token(conn, SYSTEM, username, "test", now=svc.clock())
+    return {"Authorization": f"Bearer {value}"}
 
 
 def drain(sim: BankSim, timeout: float = 30.0) -> None:

@@ -6,7 +6,6 @@ duplicated rows, XLSX instead of CSV, a delay before return files appear."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -18,7 +17,7 @@ from typing import Any
 
 from flask import Flask, abort, jsonify, request
 
-from adapters.payments.postoffice import RETURN_COLUMNS, return_csv
+from adapters.payments.postoffice import RETURN_COLUMNS, read_rows, return_csv
 
 STATUS = {"paid": "succ", "unpaid": "rjct", "returned": "rjct"}
 
@@ -105,7 +104,7 @@ def create_app(sim: PostOfficeSim) -> Flask:
                     abort(409)
                 return jsonify({"status": "duplicate"})
             sim.lists[key] = body
-            rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+            rows = read_rows(body)  # CSV or XLSX, as the gateway sent it
             returned = sim.pay(rows)
             ext = "xlsx" if sim.config.xlsx else "csv"
             file_name = f"return-{batch}-{name.rsplit('.', 1)[0]}.{ext}"
