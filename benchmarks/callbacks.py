@@ -242,6 +242,7 @@ def start_ceiling(work: Path, certs: Path) -> loadgen.Server:
         f"127.0.0.1:{port}",
         "--chdir",
         str(ROOT / "benchmarks"),
+        *loadgen.gunicorn_flags(),
         "bare_verify:create_app()",
     ]
     env = {

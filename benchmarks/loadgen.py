@@ -20,6 +20,14 @@ HOST = "127.0.0.1"
 TIMEOUT = 15.0  # per request; a stuck server fails the benchmark instead of hanging it
 
 
+def gunicorn_flags() -> list[str]:
+    """gunicorn ≥ 24 opens a control socket at one path per user: several at once collide."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    names = {s.name for s in KNOWN_SETTINGS}
+    return ["--no-control-socket"] if "control_socket_disable" in names else []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))

@@ -71,6 +71,7 @@ class PaymentSettings:
     payer_bin: str = "970415"
     pain001_version: str = "pain.001.001.09"
     postoffice_list_format: str = "csv"  # payout lists sent to the post office: csv | xlsx
+    return_window_days: int = 14  # settled payments asked about again (lost return callbacks)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class Settings:
                     "PAIN001_VERSION", ("pain.001.001.03", "pain.001.001.09"), "pain.001.001.09"
                 ),
                 postoffice_list_format=env.choice("POSTOFFICE_LIST_FORMAT", ("csv", "xlsx"), "csv"),
+                return_window_days=env.integer("PAYMENTS_RETURN_WINDOW_DAYS", 14),
             ),
             welfare=WelfareSettings(
                 backend=env.choice("WELFARE_BACKEND", ("fake", "rest", "files"), "fake"),

@@ -1,5 +1,6 @@
-"""Payment jobs: resolve unknown outcomes by status query (never a resend), and apply inbox
-messages that were stored but not applied (a crash between the two steps, or deferred apply)."""
+"""Payment jobs: resolve unknown outcomes by status query (never a resend), ask again about
+recent settlements (returns whose callback was lost), apply inbox messages that were stored but
+not applied (a crash between the two steps, or deferred apply), fetch confirmation files."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ def query_unknown(svc: Any) -> dict[str, Any]:
         "resolved": summary.resolved,
         "still_unknown": summary.still_unknown,
     }
+
+
+def query_returns(svc: Any) -> dict[str, Any]:
+    from gateway.services import disburse
+
+    summary = disburse.query_returns(svc)
+    return {"queried": summary.queried, "returned": summary.results.get("returned", 0)}
 
 
 def apply_inbox(svc: Any) -> dict[str, Any]:
@@ -40,6 +48,12 @@ JOBS = [
         "query the channel for unknown outcomes and lost callbacks (txn/status)",
         query_unknown,
         interval_seconds=300,
+    ),
+    JobSpec(
+        "payments.query_returns",
+        "ask again about payments settled within the return window (lost return callbacks)",
+        query_returns,
+        interval_seconds=86_400,
     ),
     JobSpec(
         "payments.apply_inbox",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from adapters.payments.port import Batch, PaymentChannel, PaymentItem
 from gateway.db.dialect import insert_ignore
@@ -37,8 +37,10 @@ from gateway.security.principal import Actor
 from gateway.security.vault import Purpose
 from gateway.services import audit, screen
 from gateway.services.context import Services
+from gateway.services.status_query import QuerySummary, query_returns, query_unknown
 
 IS = InstructionState
+__all__ = ["QuerySummary", "cancel", "create_instructions", "query_returns", "query_unknown"]
 
 
 def idempotency_key(programme_code: str, period: str, person_id: int, attempt: int = 1) -> str:
@@ -394,109 +396,6 @@ def _mark(
                 )
             ).rowcount
         return done
-
-
-@dataclass
-class QuerySummary:
-    queried: int = 0
-    resolved: int = 0
-    still_unknown: int = 0
-    results: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-
-
-def _due_for_query(
-    svc: Services, now: dt.datetime, limit: int, channel: str | None, everything_open: bool
-) -> Sequence[Any]:
-    after = now - dt.timedelta(seconds=svc.settings.payments.status_query_after_seconds)
-    query = select(
-        payment_instruction.c.id,
-        payment_instruction.c.reference,
-        payment_instruction.c.channel,
-    )
-    if channel:
-        query = query.where(payment_instruction.c.channel == channel)
-    if everything_open:
-        due: Any = payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED, IS.UNKNOWN))
-    else:
-        due = or_(
-            and_(
-                payment_instruction.c.state == IS.UNKNOWN,
-                payment_instruction.c.state_changed_at <= after,
-            ),
-            # a callback that never came: sent/accepted past its deadline
-            and_(
-                payment_instruction.c.state.in_((IS.SENT, IS.ACCEPTED)),
-                payment_instruction.c.deadline_at <= now,
-            ),
-        )
-    with svc.db.read() as conn:
-        return conn.execute(query.where(due).order_by(payment_instruction.c.id).limit(limit)).all()
-
-
-def query_unknown(
-    svc: Services,
-    *,
-    limit: int = 5000,
-    chunk: int = 100,
-    channel: str | None = None,
-    everything_open: bool = False,
-) -> QuerySummary:
-    """Resolve ``unknown`` instructions (and sent ones whose callback never came) by asking the
-    channel (G2P ``txn/status``). The answer is stored in the inbox and applied like a callback.
-    Nothing is ever resent: an item the channel does not know stays ``unknown`` and becomes an
-    overdue case at reconciliation."""
-    from gateway.services import confirm
-
-    summary = QuerySummary()
-    rows = _due_for_query(svc, svc.clock(), limit, channel, everything_open)
-    by_channel: dict[str, list[str]] = {}
-    for r in rows:
-        by_channel.setdefault(r.channel, []).append(r.reference)
-    for name, refs in sorted(by_channel.items()):
-        port = svc.channel(name)
-        for start in range(0, len(refs), chunk):
-            part = refs[start : start + chunk]
-            summary.queried += len(part)
-            try:
-                msg = port.status_message(part)
-            except GatewayError as exc:  # a file channel reports by file: fetch those instead
-                summary.errors[exc.code] = summary.errors.get(exc.code, 0) + len(part)
-                if not exc.retryable:
-                    confirm.fetch_and_apply(svc, name)
-                continue
-            _, applied = confirm.receive_and_apply(svc, _tag_channel(msg, name))
-            for k, v in applied.results.items():
-                summary.results[k] = summary.results.get(k, 0) + v
-    with svc.db.read() as conn:
-        ids = [r.id for r in rows]
-        summary.still_unknown = sum(
-            conn.execute(
-                select(func.count()).where(
-                    payment_instruction.c.id.in_(ids[s : s + 900]),
-                    payment_instruction.c.state == IS.UNKNOWN,
-                )
-            ).scalar_one()
-            for s in range(0, len(ids), 900)
-        )
-    summary.resolved = sum(
-        summary.results.get(k, 0) for k in ("settled", "rejected", "accepted", "returned")
-    )
-    return summary
-
-
-def _tag_channel(msg: Any, channel: str) -> Any:
-    from adapters.payments.port import InboundMessage
-
-    return InboundMessage(
-        msg.source,
-        msg.message_id,
-        msg.kind,
-        msg.body,
-        msg.items,
-        {**msg.headers, "channel": channel},
-        msg.warnings,
-    )
 
 
 def cancel(svc: Services, actor: Actor, references: Sequence[str], *, reason: str) -> dict:

@@ -3,6 +3,7 @@ retried with backoff when the gateway is down (as a real bank's webhook sender w
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import threading
@@ -24,6 +25,7 @@ class Stats:
     dropped: int = 0  # nothing left to report (every item of it was cancelled)
     attempts: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    digests: set[str] = field(default_factory=set)  # SHA-256 of every body attempted
 
 
 class Lazy:
@@ -91,6 +93,7 @@ class Deliverer:
             self.stats.dropped += 1
             return
         self.stats.attempts += 1
+        self.stats.digests.add(hashlib.sha256(body).hexdigest())
         try:
             response = self._session.post(
                 url, data=body, headers={"Content-Type": "application/json"}, timeout=10
