@@ -60,28 +60,54 @@ def schema_for(namespace: str) -> etree.XMLSchema | None:
 def validate(tree: etree._ElementTree, namespace: str) -> list[str]:
     """Warnings for tolerated quirks; raise ``file.xsd.invalid`` for anything else."""
     xsd = schema_for(namespace)
+    if xsd is None or xsd.validate(tree):
+        return []
+    return _verdict(list(xsd.error_log), namespace)
+
+
+# the repeated record of each message: cleared as soon as the validator has seen it
+RECORDS = ("Ntry", "TxInfAndSts", "CdtTrfTxInf", "OrgnlPmtInfAndSts", "PmtInf")
+
+
+def validate_stream(source: xmlsafe.Source, namespace: str) -> list[str]:
+    """``validate`` without building the tree: libxml2 checks the schema while parsing, and each
+    record is dropped once seen, so memory stays flat whatever the file's size."""
+    xsd = schema_for(namespace)
     if xsd is None:
         return []
-    if xsd.validate(tree):
-        return []
+    tags = [f"{{{namespace}}}{t}" for t in RECORDS]
+    etree.clear_error_log()  # iterparse reports through the thread's log: only this file's
+    try:
+        with xmlsafe.opened(source) as fh:
+            for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=tags, schema=xsd):
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                while parent is not None and el.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        errors = list(exc.error_log)
+        if not errors or any(e.domain_name != "SCHEMASV" for e in errors):
+            raise xmlsafe.malformed(exc) from None
+        return _verdict(errors, namespace)
+    return []
+
+
+def _verdict(errors: list[etree._LogEntry], namespace: str) -> list[str]:
     tolerated_lines: set[tuple[int, str]] = set()
     warnings, fatal = [], []
-    for error in xsd.error_log:
+    for error in errors:
         tag = _element(error.message) or _local(error.path)
+        where = f"line {error.line}: " if error.line else ""
         if error.type_name in TOLERATED and tag in _TEXT_TAGS:
             tolerated_lines.add((error.line, tag))
-            warnings.append(f"line {error.line}: {tag} breaks a schema facet; kept as sent")
+            warnings.append(f"{where}{tag} breaks a schema facet; kept as sent")
         elif (
             error.type_name == "SCHEMAV_CVC_DATATYPE_VALID_1_2_1"
-            and (
-                error.line,
-                tag,
-            )
-            in tolerated_lines
+            and (error.line, tag) in tolerated_lines
         ):
             continue  # the second half of the facet error already tolerated
         else:
-            fatal.append(f"line {error.line}: {error.message}")
+            fatal.append(f"{where}{error.message}")
     if fatal:
         raise rejected(
             "file.xsd.invalid",
