@@ -1,5 +1,5 @@
-"""``ansinh payments …`` (parse, ingest, send, query-unknown, apply-inbox, fetch, rejections) and
-the simulators ``ansinh simulate bank`` / ``ansinh simulate postoffice``."""
+"""``ansinh payments …`` (parse, ingest, send, query-unknown, query-returns, cancel, apply-inbox,
+fetch) and the simulators ``ansinh simulate bank`` / ``ansinh simulate postoffice``."""
 
 from __future__ import annotations
 
@@ -158,6 +158,31 @@ def query_unknown(cli: CliContext, as_json: bool) -> None:
     from gateway.services import disburse
 
     result = disburse.query_unknown(cli.services).__dict__
+    emit_json(result) if as_json else click.echo(json.dumps(result))
+
+
+@payments.command("query-returns")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def query_returns(cli: CliContext, as_json: bool) -> None:
+    """Ask again about payments settled within the return window (lost return callbacks)."""
+    from gateway.services import disburse
+
+    result = disburse.query_returns(cli.services).__dict__
+    emit_json(result) if as_json else click.echo(json.dumps(result))
+
+
+@payments.command("cancel")
+@click.argument("references", nargs=-1, required=True)
+@click.option("--reason", required=True, help="why (kept in the audit trail)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def cancel(cli: CliContext, references: tuple[str, ...], reason: str, as_json: bool) -> None:
+    """Cancel instructions before execution (unsent here; sent ones at the channel)."""
+    from gateway.security.principal import Actor
+    from gateway.services import disburse
+
+    result = disburse.cancel(cli.services, Actor.system("cli"), list(references), reason=reason)
     emit_json(result) if as_json else click.echo(json.dumps(result))
 
 
