@@ -62,8 +62,10 @@ def record_rejection(
                 received_at=svc.clock(),
             )
         )
-    log.warning(
-        "inbound message refused",
+    replay = error.code.startswith("dup.")  # a resend we answered again: routine, not a refusal
+    log.log(
+        logging.INFO if replay else logging.WARNING,
+        "inbound message replayed" if replay else "inbound message refused",
         extra={"channel": channel, "kind": kind, "code": error.code, "bytes": len(body)},
     )
 

@@ -65,7 +65,9 @@ def test_duplicated_shuffled_callbacks_over_mtls_settle_each_payment_once(
     svc.payments["bank"] = port
     _send(svc)
     h.drain(sim)
+    stats = port.session.get(f"{url}/_sim/stats", timeout=5).json()
     server.shutdown()
+    assert stats["items"] == {"succ": 11} and stats["pending_callbacks"] == 0  # closed: never sent
     assert sim.deliverer.stats.delivered == sim.deliverer.stats.queued  # none refused or lost
     assert _states(svc) == {"settled": 11, "rejected": 1}
     with svc.db.read() as conn:

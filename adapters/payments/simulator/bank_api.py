@@ -130,7 +130,7 @@ def create_app(sim: BankSim) -> Flask:
                 "items": counts,
                 "returned": sum(i.returned for i in sim.items.values()),
                 "pending_callbacks": sim.deliverer.pending(),
-                **s.__dict__,
+                **{k: v for k, v in s.__dict__.items() if k != "digests"},
             }
         )
 
