@@ -11,7 +11,8 @@ inbox and answers ACK (``ANSINH_PAYMENTS_APPLY_ON_RECEIVE=false``); the inbox jo
 what was stored — timed separately and printed as ``apply_items_per_s`` — and every item must
 have become a confirmation of a real instruction: count in = count stored.
 
-Medians over the runs. Last line:
+Medians over the runs; ``ratio`` is the median of the per-run ratios (each single-item rate
+against the ceiling of the same run). Last line:
 {"single_per_s", "ceiling_per_s", "ratio", "batch_items_per_s_postgresql", "p99_ms", "sent",
 "stored"} — ``single_per_s`` and ``p99_ms`` are the single-item gateway on SQLite (the embedded
 default); the PostgreSQL single-item figure is printed above it.
@@ -400,23 +401,29 @@ def median(results: dict[str, list[dict[str, Any]]], name: str, key: str) -> flo
     return float(statistics.median(line[key] for line in results[name]))
 
 
+def ratio(results: dict[str, list[dict[str, Any]]], name: str) -> float:
+    """Median of the per-run ratios: each against the ceiling measured in the same run."""
+    pairs = zip(results[name], results["ceiling"], strict=True)
+    return float(statistics.median(a["items_per_s"] / c["requests_per_s"] for a, c in pairs))
+
+
 def report(results: dict[str, list[dict[str, Any]]], sent: int, stored: int) -> None:
     ceiling = median(results, "ceiling", "requests_per_s")
     single = median(results, "sqlite_single", "items_per_s")
     pg_single = median(results, "postgresql_single", "items_per_s")
     batch = median(results, "postgresql_batch100", "items_per_s")
     print(
-        f"single item, SQLite: {single:.0f}/s; PostgreSQL: {pg_single:.0f}/s "
-        f"({pg_single / ceiling:.2f} of the ceiling); ceiling (bare verify): {ceiling:.0f}/s; "
-        f"100-item batches on PostgreSQL: {batch:.0f} items/s (medians of "
-        f"{len(results['ceiling'])} runs)"
+        f"single item, SQLite: {single:.0f}/s ({ratio(results, 'sqlite_single'):.2f} of the "
+        f"ceiling); PostgreSQL: {pg_single:.0f}/s ({ratio(results, 'postgresql_single'):.2f}); "
+        f"ceiling (bare verify): {ceiling:.0f}/s; 100-item batches on PostgreSQL: {batch:.0f} "
+        f"items/s (medians of {len(results['ceiling'])} runs; ratios per run, then the median)"
     )
     print(
         json.dumps(
             {
                 "single_per_s": round(single, 1),
                 "ceiling_per_s": round(ceiling, 1),
-                "ratio": round(single / ceiling, 3) if ceiling else 0,
+                "ratio": round(ratio(results, "sqlite_single"), 3),
                 "batch_items_per_s_postgresql": round(batch, 1),
                 "p99_ms": median(results, "sqlite_single", "p99_ms"),
                 "sent": sent,

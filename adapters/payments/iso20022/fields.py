@@ -5,6 +5,7 @@ to ``Max140Text`` with a warning)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -87,8 +88,11 @@ def note(text: str | None, parsed: ParsedFile) -> str | None:
 
 
 def when(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
+    return _when(text) if text else None
+
+
+@functools.lru_cache(maxsize=1024)  # a statement repeats a few booking dates a million times
+def _when(text: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
