@@ -60,6 +60,9 @@ def build_session(
             session.cert = (str(tls.cert), str(tls.key))
         if tls.ca:
             session.verify = str(tls.ca)
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify; a pinned
+            # peer CA must win, so the environment is not consulted for this session
+            session.trust_env = False
     return session
 
 

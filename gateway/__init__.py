@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None, *, services: object = None) -> 
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    from gateway.sessions import LazySessionInterface
+
+    app.session_interface = LazySessionInterface()
     app.extensions["ansinh"] = svc
     metrics = Metrics()
     metrics.init_app(app)

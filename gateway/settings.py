@@ -61,6 +61,17 @@ class PaymentSettings:
     mtls: bool = False
     unknown_deadline_seconds: int = 3600
     sender_id: str = "ansinh-gateway"
+    bank_id: str = "bank-sim"  # the bank's sender id: its signatures must say so
+    bank_keys_file: str | None = None  # bank public keys (keys.json); default certs/signing
+    apply_on_receive: bool = True  # apply a callback in the request; false: the inbox job does
+    status_query_after_seconds: int = 300  # an unknown outcome is queried after this
+    inbox_grace_seconds: int = 10  # the inbox job leaves messages younger than this alone
+    payer_name: str = "So Y te"  # the paying agency's account (G2P payer_fa, pain.001 Dbtr)
+    payer_account: str = "0000000000"
+    payer_bin: str = "970415"
+    pain001_version: str = "pain.001.001.09"
+    postoffice_list_format: str = "csv"  # payout lists sent to the post office: csv | xlsx
+    return_window_days: int = 14  # settled payments asked about again (lost return callbacks)
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,19 @@ class Settings:
                 mtls=env.flag("PAYMENTS_MTLS", False),
                 unknown_deadline_seconds=env.integer("PAYMENTS_UNKNOWN_DEADLINE_SECONDS", 3600),
                 sender_id=env.text("PAYMENTS_SENDER_ID", "ansinh-gateway"),
+                bank_id=env.text("BANK_ID", "bank-sim"),
+                bank_keys_file=env.opt("BANK_KEYS_FILE"),
+                apply_on_receive=env.flag("PAYMENTS_APPLY_ON_RECEIVE", True),
+                status_query_after_seconds=env.integer("PAYMENTS_STATUS_QUERY_AFTER_SECONDS", 300),
+                inbox_grace_seconds=env.integer("PAYMENTS_INBOX_GRACE_SECONDS", 10),
+                payer_name=env.text("PAYER_NAME", "So Y te"),
+                payer_account=env.text("PAYER_ACCOUNT", "0000000000"),
+                payer_bin=env.text("PAYER_BIN", "970415"),
+                pain001_version=env.choice(
+                    "PAIN001_VERSION", ("pain.001.001.03", "pain.001.001.09"), "pain.001.001.09"
+                ),
+                postoffice_list_format=env.choice("POSTOFFICE_LIST_FORMAT", ("csv", "xlsx"), "csv"),
+                return_window_days=env.integer("PAYMENTS_RETURN_WINDOW_DAYS", 14),
             ),
             welfare=WelfareSettings(
                 backend=env.choice("WELFARE_BACKEND", ("fake", "rest", "files"), "fake"),

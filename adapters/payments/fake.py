@@ -6,22 +6,87 @@ AC04, blocked ones with AC06. Every submitted item is confirmed once, in a messa
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import hashlib
 import json
 from collections.abc import Sequence
+from typing import Any
 
+from adapters.payments import codecs
 from adapters.payments.port import (
     AccountCheck,
     Batch,
+    BatchStatus,
     ConfirmationItem,
     InboundMessage,
     ItemStatus,
     SubmitResult,
 )
 
+
+def encode_items(batch: str, items: Sequence[ConfirmationItem]) -> bytes:
+    """A fake message's body: every item in full, so a stored message can be decoded again."""
+    rows = [
+        {
+            k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+            for k, v in dataclasses.asdict(i).items()
+        }
+        for i in items
+    ]
+    return json.dumps({"batch": batch, "items": rows}, sort_keys=True).encode()
+
+
+def decode_items(source: str, message_id: str, kind: str, body: bytes) -> InboundMessage:
+    data = json.loads(body)
+    items = []
+    for row in data.get("items", []):
+        row = dict(row)
+        if row.get("occurred_at"):
+            row["occurred_at"] = dt.datetime.fromisoformat(row["occurred_at"])
+        items.append(ConfirmationItem(**row))
+    return InboundMessage(source, message_id, kind, body, tuple(items))
+
+
+class _FakeCommon:
+    name: str
+    _items: dict[str, ItemStatus]
+
+    def status_message(self, references: Sequence[str]) -> InboundMessage:
+        statuses = self.status(references)  # type: ignore[attr-defined]
+        items = [
+            ConfirmationItem(
+                reference=s.reference,
+                item_key=f"{s.reference}:{s.status}",
+                outcome={"succ": "settled", "rjct": "rejected"}.get(s.status, "pending"),
+                amount=s.amount,
+                reason_code=s.reason_code,
+                raw_status=s.status,
+            )
+            for s in statuses
+            if s.reason_code != "rjct.reference_id.invalid"
+        ]
+        body = encode_items("status", items)
+        digest = hashlib.sha256(body).hexdigest()[:24]
+        return InboundMessage(self.name, f"status:{digest}", "txn-status", body, tuple(items))
+
+    def batch_status(self, batch_reference: str, references: Sequence[str]) -> BatchStatus:
+        items = self.status(references)  # type: ignore[attr-defined]
+        done = sum(1 for i in items if i.status in ("succ", "rjct"))
+        return BatchStatus(batch_reference, len(items), done, tuple(items))
+
+    def decode(self, kind: str, body: bytes, *, verify: bool = True) -> InboundMessage:
+        if kind in codecs.ISO_KINDS or kind == "iso20022":
+            return codecs.decode_iso(f"iso20022:{self.name}"[:32], body, verify=verify)
+        data: Any = json.loads(body)
+        digest = hashlib.sha256(body).hexdigest()[:24]
+        return decode_items(self.name, data.get("message_id") or f"{kind}:{digest}", kind, body)
+
+
 _REJECT = {"closed": "AC04", "blocked": "AC06"}
 
 
-class FakeBank:
+class FakeBank(_FakeCommon):
     name = "fake-bank"
     channel = "bank"
 
@@ -56,9 +121,7 @@ class FakeBank:
                 )
             )
         if confirmations:
-            body = json.dumps(
-                {"batch": batch.reference, "items": [c.reference for c in confirmations]}
-            ).encode()
+            body = encode_items(batch.reference, confirmations)
             self._pending.append(
                 InboundMessage(
                     self.name,
@@ -98,7 +161,7 @@ class FakeBank:
         return pending
 
 
-class FakePostOffice:
+class FakePostOffice(_FakeCommon):
     """In-memory post office: pays cash at the payout point and returns a per-person file.
 
     ``absent`` references are reported unpaid (nobody came); ``wrong_id`` references are paid to
@@ -135,7 +198,7 @@ class FakePostOffice:
                 )
             )
         if rows:
-            body = json.dumps({"batch": batch.reference, "rows": len(rows)}).encode()
+            body = encode_items(batch.reference, rows)
             self._pending.append(
                 InboundMessage(
                     self.name, f"return:{batch.reference}", "return-file", body, tuple(rows)

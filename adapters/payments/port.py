@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -72,9 +73,28 @@ class ConfirmationItem:
     counter_pid: str | None = None  # post office: ID number recorded at the counter
     evidence_ref: str | None = None
     occurred_at: dt.datetime | None = None
+    currency: str | None = None  # None means VND; any other currency never settles a VND payment
+    scope: str = "item"  # item | batch (a batch-level status: reference is the batch's message id)
+    amount_text: str | None = None  # the amount exactly as the file wrote it (decimal)
+    officer: str | None = None  # post office: paying officer
+    note: str | None = None  # narrative (truncated), additional information
 
     def __repr__(self) -> str:
         return f"ConfirmationItem(reference={self.reference}, outcome={self.outcome})"
+
+    def fingerprint(self) -> str:
+        """What makes two reports of the same item *the same*: same key + other fingerprint is a
+        modified report (``rjct.reference_id.duplicate``), never a second payment."""
+        parts = (
+            self.reference,
+            self.outcome,
+            self.amount_text if self.amount_text is not None else self.amount,
+            self.currency or "VND",
+            self.reason_code,
+            self.counter_pid,
+            self.evidence_ref,
+        )
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,17 @@ class InboundMessage:
     body: bytes
     items: tuple[ConfirmationItem, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # bank quirks tolerated while reading (never personal data)
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """G2P Connect progress of one batch: how many items the channel has finished."""
+
+    reference: str
+    total_count: int
+    completed_count: int
+    items: tuple[ItemStatus, ...] = ()
 
 
 @runtime_checkable
@@ -104,7 +135,27 @@ class PaymentChannel(Protocol):
         """Account-name inquiry before the first payout to an account."""
 
     def cancel(self, references: Sequence[str]) -> list[ItemStatus]:
-        """Cancel items not yet executed."""
+        """Cancel items not yet executed (``succ`` = cancelled, ``rjct`` = too late)."""
 
     def fetch_confirmations(self) -> list[InboundMessage]:
         """Pull-based confirmations (statement files, return files); push channels return []."""
+
+    def batch_status(self, batch_reference: str, references: Sequence[str]) -> BatchStatus:
+        """``total_count`` / ``completed_count`` progress of a batch (G2P Connect)."""
+
+    def status_message(self, references: Sequence[str]) -> InboundMessage:
+        """The status of items as a message to store in the inbox (``txn/status`` recovery)."""
+
+    def decode(self, kind: str, body: bytes, *, verify: bool = True) -> InboundMessage:
+        """Turn a received body (callback, file) into a message. ``verify`` checks signatures
+        and time windows; stored messages are decoded again without it when recovered."""
+
+
+def batch_message_id(batch_reference: str) -> str:
+    """The batch's id on the wire (ISO ``MsgId``/``PmtInfId``, G2P ``transaction_id``): the
+    reference itself when it fits ``Max35Text``, otherwise a digest of it — derived, so a resend
+    carries the same id, and a status report can be matched back to the batch."""
+    if len(batch_reference) <= 35 and batch_reference.isascii():
+        return batch_reference
+    digest = hashlib.sha256(batch_reference.encode()).hexdigest()[:30]
+    return f"B{digest.upper()}"

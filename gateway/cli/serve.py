@@ -25,6 +25,8 @@ def run_gunicorn(app_factory: Any, bind: str, workers: int) -> None:
             self.cfg.set("worker_class", "sync")
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 120)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn ≥ 24: one per user
+                self.cfg.set("control_socket_disable", True)  # would be shared otherwise
 
         def load(self) -> Any:
             return app_factory()

@@ -47,9 +47,13 @@ INSTRUCTION_TRANSITIONS: dict[InstructionState, frozenset[InstructionState]] = {
     # rejected before sending: the account check found the account closed, blocked or unknown
     _I.CREATED: frozenset({_I.SENT, _I.HELD, _I.CANCELLED, _I.UNKNOWN, _I.REJECTED}),
     _I.HELD: frozenset({_I.CREATED, _I.CANCELLED}),
-    _I.SENT: frozenset({_I.ACCEPTED, _I.SETTLED, _I.REJECTED, _I.UNKNOWN, _I.CANCELLED}),
-    _I.ACCEPTED: frozenset({_I.SETTLED, _I.REJECTED, _I.UNKNOWN, _I.CANCELLED}),
-    _I.UNKNOWN: frozenset({_I.ACCEPTED, _I.SETTLED, _I.REJECTED}),
+    # returned without a settlement seen first: a return that overtook its settlement report,
+    # or cash the post office could not pay out and sent back
+    _I.SENT: frozenset(
+        {_I.ACCEPTED, _I.SETTLED, _I.REJECTED, _I.RETURNED, _I.UNKNOWN, _I.CANCELLED}
+    ),
+    _I.ACCEPTED: frozenset({_I.SETTLED, _I.REJECTED, _I.RETURNED, _I.UNKNOWN, _I.CANCELLED}),
+    _I.UNKNOWN: frozenset({_I.ACCEPTED, _I.SETTLED, _I.REJECTED, _I.RETURNED}),
     _I.SETTLED: frozenset({_I.RETURNED}),
     _I.REJECTED: frozenset(),
     _I.RETURNED: frozenset(),

@@ -191,6 +191,8 @@ def run_cycle(
     with step("confirm"):
         for channel in ("bank", "postoffice"):
             confirm.fetch_and_apply(svc, channel)
+            # callbacks cannot reach a gateway that is not serving yet: ask (txn/status)
+            disburse.query_unknown(svc, channel=channel, everything_open=True)
     with step("tick"):
         outbox.dispatch(svc, default_handlers())
     with step("reconcile"):

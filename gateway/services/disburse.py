@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from adapters.payments.port import Batch, PaymentChannel, PaymentItem
+from adapters.payments.port import Batch, PaymentItem
 from gateway.db.dialect import insert_ignore
 from gateway.db.tables import (
     admin_unit,
     enrollment,
-    flag,
     payee_account,
     payment_batch,
     payment_instruction,
@@ -30,15 +29,25 @@ from gateway.db.tables import (
     programme,
 )
 from gateway.db.tables.payments import LIVE_STATES
-from gateway.domain.names import compare, is_acceptable
-from gateway.domain.states import EnrollmentState, FlagKind, InstructionState
+from gateway.domain.states import EnrollmentState, InstructionState
 from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.security.principal import Actor
 from gateway.security.vault import Purpose
 from gateway.services import audit, screen
 from gateway.services.context import Services
+from gateway.services.payee_check import check_accounts
+from gateway.services.status_query import QuerySummary, query_returns, query_unknown
 
 IS = InstructionState
+__all__ = [
+    "QuerySummary",
+    "cancel",
+    "check_accounts",
+    "create_instructions",
+    "query_returns",
+    "query_unknown",
+    "send_batch",
+]
 
 
 def idempotency_key(programme_code: str, period: str, person_id: int, attempt: int = 1) -> str:
@@ -182,101 +191,6 @@ def _instruction(
     }
 
 
-def check_accounts(svc: Services, batch_reference: str) -> int:
-    """Account-name inquiry before the first payout to an account.
-
-    A holder name that is not the beneficiary's holds the instruction and flags the enrollment;
-    a closed, blocked or unknown account rejects it before anything is sent. Accounts checked
-    before keep their verdict: only ``unverified`` ones are asked about.
-    """
-    now = svc.clock()
-    with svc.db.read() as conn:
-        rows = conn.execute(
-            select(
-                payment_instruction.c.id,
-                payee_account.c.id.label("account_id"),
-                payee_account.c.bin,
-                payee_account.c.number_enc,
-                payee_account.c.status,
-                payee_account.c.holder_name,
-                person.c.full_name,
-                enrollment.c.id.label("enrollment_id"),
-            )
-            .join(payment_batch, payment_batch.c.id == payment_instruction.c.batch_id)
-            .join(payee_account, payee_account.c.id == payment_instruction.c.payee_account_id)
-            .join(enrollment, enrollment.c.id == payment_instruction.c.enrollment_id)
-            .join(person, person.c.id == enrollment.c.person_id)
-            .where(
-                payment_batch.c.reference == batch_reference,
-                payment_instruction.c.state == IS.CREATED,
-                payee_account.c.status != "verified",
-            )
-        ).all()
-    if not rows:
-        return 0
-    bank = svc.channel("bank")
-    stopped = 0
-    with svc.db.begin() as conn:
-        for r in rows:
-            status, holder, reason = r.status, r.holder_name, _REASONS.get(r.status)
-            if status == "unverified":
-                status, holder, reason = _inquire(svc, bank, r)
-                match = compare(r.full_name, holder) if holder else None
-                conn.execute(
-                    update(payee_account)
-                    .where(payee_account.c.id == r.account_id)
-                    .values(
-                        holder_name=holder,
-                        name_match=str(match) if match else None,
-                        status=status,
-                        checked_at=now,
-                    )
-                )
-            if status == "mismatch":  # a person decides: hold, and flag the enrollment
-                stopped += _set_state(conn, r.id, IS.HELD, "BE01", now)
-                conn.execute(
-                    insert_ignore(conn, flag).values(
-                        enrollment_id=r.enrollment_id,
-                        kind=FlagKind.ACCOUNT_NAME_MISMATCH,
-                        detail_key="",
-                        detail={"bank_name": holder},
-                        status="open",
-                        created_at=now,
-                    )
-                )
-            elif status != "verified":  # closed, blocked, unknown: sending would only bounce
-                stopped += _set_state(conn, r.id, IS.REJECTED, reason or "AC01", now)
-    return stopped
-
-
-_REASONS = {"closed": "AC04", "blocked": "AC06", "not_found": "AC01", "mismatch": "BE01"}
-
-
-def _inquire(svc: Services, bank: PaymentChannel, row: Any) -> tuple[str, str | None, str | None]:
-    r = row
-    answer = bank.check_account(r.bin, svc.vault.decrypt(r.number_enc, Purpose.ACCOUNT))
-    if not answer.found:
-        return "not_found", None, answer.reason_code or "AC01"
-    if answer.status != "active":
-        return answer.status, answer.holder_name, answer.reason_code or _REASONS.get(answer.status)
-    match = compare(r.full_name, answer.holder_name) if answer.holder_name else None
-    if match is not None and is_acceptable(match):
-        return "verified", answer.holder_name, None
-    return "mismatch", answer.holder_name, "BE01"
-
-
-def _set_state(
-    conn: Connection, instruction_id: int, state: str, reason: str, now: dt.datetime
-) -> int:
-    return conn.execute(
-        update(payment_instruction)
-        .where(
-            payment_instruction.c.id == instruction_id, payment_instruction.c.state == IS.CREATED
-        )
-        .values(state=state, reason_code=reason, state_changed_at=now)
-    ).rowcount
-
-
 def send_batch(svc: Services, actor: Actor, batch_reference: str) -> DisburseSummary:
     """Submit every *created* instruction of a batch; mark sent, rejected or unknown."""
     summary = DisburseSummary(batches=[batch_reference])
@@ -394,3 +308,64 @@ def _mark(
                 )
             ).rowcount
         return done
+
+
+def cancel(svc: Services, actor: Actor, references: Sequence[str], *, reason: str) -> dict:
+    """Cancel instructions before execution: unsent ones here, sent ones at the channel (which
+    answers ``succ`` = cancelled or ``rjct`` = already executed). Settled money is never touched."""
+    now = svc.clock()
+    with svc.db.read() as conn:
+        rows = conn.execute(
+            select(
+                payment_instruction.c.id,
+                payment_instruction.c.reference,
+                payment_instruction.c.state,
+                payment_instruction.c.channel,
+            ).where(payment_instruction.c.reference.in_(list(references)))
+        ).all()
+    outcome: dict[str, str] = {}
+    local = [r for r in rows if r.state in (IS.CREATED, IS.HELD)]
+    remote = [r for r in rows if r.state in (IS.SENT, IS.ACCEPTED)]
+    with svc.db.begin() as conn:
+        for r in local:
+            moved = _cancel_row(conn, r.id, (IS.CREATED, IS.HELD), reason, now)
+            outcome[r.reference] = "cancelled" if moved else "unchanged"
+    for channel in sorted({r.channel for r in remote}):
+        refs = [r.reference for r in remote if r.channel == channel]
+        answers = {a.reference: a for a in svc.channel(channel).cancel(refs)}
+        with svc.db.begin() as conn:
+            for r in (x for x in remote if x.channel == channel):
+                answer = answers.get(r.reference)
+                ok = answer is not None and answer.status == "succ"
+                if ok and _cancel_row(conn, r.id, (IS.SENT, IS.ACCEPTED), reason, now):
+                    outcome[r.reference] = "cancelled"
+                else:
+                    outcome[r.reference] = (answer.reason_code if answer else None) or "no_answer"
+    for r in rows:
+        outcome.setdefault(r.reference, f"not_cancellable_{r.state}")
+    with svc.db.begin() as conn:
+        audit.record(
+            conn,
+            actor,
+            "payment.cancel",
+            "payment_instruction",
+            None,
+            purpose="cancel before execution",
+            detail={"reason": reason, "outcome": outcome},
+        )
+    return outcome
+
+
+def _cancel_row(
+    conn: Connection, instruction_id: int, sources: Sequence[str], reason: str, now: dt.datetime
+) -> bool:
+    return bool(
+        conn.execute(
+            update(payment_instruction)
+            .where(
+                payment_instruction.c.id == instruction_id,
+                payment_instruction.c.state.in_(list(sources)),
+            )
+            .values(state=IS.CANCELLED, reason_text=reason, state_changed_at=now)
+        ).rowcount
+    )

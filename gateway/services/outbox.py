@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from gateway.db.dialect import insert_ignore
+from gateway.db.dialect import bulk_insert, insert_ignore
 from gateway.db.tables import outbox_message
 from gateway.errors import GatewayError
 from gateway.services.context import Services
@@ -38,6 +38,34 @@ def enqueue(
             next_attempt_at=now,
             created_at=now,
         )
+    )
+
+
+def enqueue_many(
+    conn: Connection,
+    topic: str,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    now: dt.datetime,
+) -> None:
+    """``enqueue`` for many ``(dedup_key, payload)`` events in one statement."""
+    if not events:
+        return
+    bulk_insert(
+        conn,
+        outbox_message,
+        [
+            {
+                "topic": topic,
+                "dedup_key": key,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for key, payload in events
+        ],
+        ignore_conflicts=True,
     )
 
 

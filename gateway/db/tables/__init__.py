@@ -14,6 +14,7 @@ from gateway.db.tables.enrollment import (
 from gateway.db.tables.messaging import inbox_message, outbox_message
 from gateway.db.tables.ops import api_token, app_user, audit_event, job_lock, job_run, kv_state
 from gateway.db.tables.payments import confirmation, payment_batch, payment_instruction
+from gateway.db.tables.payments_evidence import inbound_rejection
 from gateway.db.tables.people import household, payee_account, person, person_identifier
 from gateway.db.tables.reference import (
     admin_scheme,
@@ -56,6 +57,7 @@ __all__ = [
     "flag",
     "household",
     "import_batch",
+    "inbound_rejection",
     "inbox_message",
     "job_lock",
     "job_run",

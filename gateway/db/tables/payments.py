@@ -99,6 +99,8 @@ confirmation = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True)),
     Column("apply_result", String(24)),
+    # fingerprint of what the item said: same key + other fingerprint = a modified report
+    Column("item_hash", String(64)),  # added by migration 0004_payments
     UniqueConstraint("source", "item_key"),
     Index("ix_confirmation_instruction", "instruction_id"),
     Index("ix_confirmation_reference", "reference"),
