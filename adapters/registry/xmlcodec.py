@@ -1,0 +1,181 @@
+"""Reading and writing registry XML along a mapping's paths (used by the SOAP adapter and by
+the simulator, so both sides of the wire agree by construction)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lxml import etree
+
+from adapters.registry import errors
+from adapters.registry.mapping import Message, RegistryMapping, XPath
+from adapters.registry.port import RegistryPerson, Residence
+from gateway.domain.dates import BirthDate
+
+Value = str | list[str] | None
+
+
+def put(parent: etree._Element, path: XPath, value: Value) -> None:
+    """Write a value at a path, reusing the trailing parent elements (``residence/scheme`` and
+    ``residence/communeCode`` share one ``residence``); ``None`` writes nothing."""
+    if value is None or value == []:
+        return
+    node = parent
+    for step in path.steps[:-1] if path.attribute is None else path.steps:
+        last = node[-1] if len(node) else None
+        node = last if last is not None and last.tag == step else etree.SubElement(node, step)
+    if path.attribute is not None:
+        node.set(path.attribute, value if isinstance(value, str) else " ".join(value))
+        return
+    for text in [value] if isinstance(value, str) else value:
+        etree.SubElement(node, path.steps[-1]).text = text
+
+
+def get(elem: etree._Element, path: XPath) -> str | None:
+    if path.attribute is not None:
+        node = elem.find(path.element_path) if path.steps else elem
+        return None if node is None else node.get(path.attribute)
+    text = elem.findtext(path.element_path)
+    return None if text is None else text.strip()
+
+
+def get_all(elem: etree._Element, path: XPath) -> list[str]:
+    return [(e.text or "").strip() for e in elem.iterfind(path.element_path)]
+
+
+def child(elem: etree._Element, path: XPath) -> etree._Element | None:
+    return elem.find(path.element_path)
+
+
+def build(
+    m: RegistryMapping,
+    message: Message,
+    values: Mapping[str, Any],
+    items: Iterable[Mapping[str, Any]] = (),
+) -> etree._Element:
+    """The wrapper element of a request or response, fields in mapping order. A field whose
+    value is a ``RegistryPerson`` is written as a person record (``[record]`` paths)."""
+    root = etree.Element(message.element)
+    _fill(m, root, message.fields, values)
+    if message.item is not None:
+        for item in items:
+            _fill(m, _item_node(root, message.item), message.item_fields, item)
+    return root
+
+
+def _fill(
+    m: RegistryMapping, node: etree._Element, fields: dict[str, XPath], values: Mapping[str, Any]
+) -> None:
+    for name, path in fields.items():
+        value = values.get(name)
+        if isinstance(value, RegistryPerson):
+            write_record(m, node, path, value)
+        else:
+            put(node, path, value)
+
+
+def _item_node(root: etree._Element, path: XPath) -> etree._Element:
+    node = root
+    for step in path.steps[:-1]:
+        last = node[-1] if len(node) else None
+        node = last if last is not None and last.tag == step else etree.SubElement(node, step)
+    return etree.SubElement(node, path.steps[-1])
+
+
+def read(message: Message, elem: etree._Element) -> tuple[dict[str, str | None], list[Any]]:
+    """(scalar fields, item elements) of a wrapper element."""
+    fields = {name: get(elem, path) for name, path in message.fields.items()}
+    items = list(elem.iterfind(message.item.element_path)) if message.item is not None else []
+    return fields, items
+
+
+# -- dates -----------------------------------------------------------------------------------
+
+
+def format_birth(birth: BirthDate | None, fmt: str) -> str | None:
+    if birth is None:
+        return None
+    if fmt == "dmy" and not birth.is_year_only:
+        return f"{birth.day:02d}/{birth.month:02d}/{birth.year:04d}"
+    return birth.iso()
+
+
+def parse_birth(text: str | None, fmt: str) -> BirthDate | None:
+    if not text:
+        return None
+    try:
+        if len(text) == 4:
+            return BirthDate(int(text))
+        if fmt == "dmy":
+            day, month, year = (int(p) for p in text.split("/"))
+        else:
+            year, month, day = (int(p) for p in text[:10].split("-"))
+        dt.date(year, month, day)
+    except ValueError:
+        raise errors.protocol(errors.MALFORMED_RESPONSE, f"birth date {text!r}") from None
+    return BirthDate(year, month, day)
+
+
+def format_date(value: dt.date | None, fmt: str) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%d/%m/%Y") if fmt == "dmy" else value.isoformat()
+
+
+def parse_date(text: str | None, fmt: str) -> dt.date | None:
+    birth = parse_birth(text, fmt)
+    return None if birth is None else birth.date
+
+
+# -- person records ----------------------------------------------------------------------------
+
+
+def record_values(m: RegistryMapping, p: RegistryPerson) -> dict[str, Value]:
+    return {
+        "pid": p.pid,
+        "full_name": p.full_name,
+        "birth_date": format_birth(p.birth, m.formats.get("birth_date", "iso")),
+        "gender": m.to_theirs("gender", p.gender),
+        "vital_status": m.to_theirs("vital_status", p.vital_status),
+        "death_date": format_date(p.death_date, m.formats.get("death_date", "iso")),
+        "residence_scheme": p.residence.scheme if p.residence else None,
+        "residence_code": p.residence.commune_code if p.residence else None,
+        "legacy_ids": list(p.legacy_ids),
+    }
+
+
+def write_record(m: RegistryMapping, parent: etree._Element, at: XPath, p: RegistryPerson) -> None:
+    node = parent
+    for step in at.steps:
+        node = etree.SubElement(node, step)
+    values = record_values(m, p)
+    for name, path in m.record.items():
+        put(node, path, values.get(name))
+
+
+def read_record(m: RegistryMapping, elem: etree._Element) -> RegistryPerson:
+    r = m.record
+    pid = get(elem, r["pid"])
+    name = get(elem, r["full_name"])
+    if not pid or not name:
+        raise errors.protocol(errors.MALFORMED_RESPONSE, "a person record without ID or name")
+    scheme = get(elem, r["residence_scheme"]) if "residence_scheme" in r else None
+    code = get(elem, r["residence_code"]) if "residence_code" in r else None
+    vital = m.to_ours("vital_status", get(elem, r["vital_status"])) or "unknown"
+    return RegistryPerson(
+        pid=pid,
+        full_name=name,
+        birth=parse_birth(_opt(elem, r, "birth_date"), m.formats.get("birth_date", "iso")),
+        gender=m.to_ours("gender", _opt(elem, r, "gender")),
+        vital_status=vital,
+        death_date=parse_date(_opt(elem, r, "death_date"), m.formats.get("death_date", "iso")),
+        residence=Residence(scheme or "2025-07", code) if code else None,
+        legacy_ids=tuple(get_all(elem, r["legacy_ids"])) if "legacy_ids" in r else (),
+    )
+
+
+def _opt(elem: etree._Element, fields: dict[str, XPath], name: str) -> str | None:
+    path = fields.get(name)
+    return None if path is None else get(elem, path) or None
