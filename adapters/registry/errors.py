@@ -25,7 +25,7 @@ HOSTILE_XML = "registry.hostile_xml"  # DTD, entity declarations, external refer
 OVERSIZED = "registry.oversized"  # from adapters.http.read_limited
 MALFORMED_RESPONSE = "registry.malformed_response"  # not XML/JSON, or not the mapped shape
 BAD_SIGNATURE = "registry.bad_signature"  # a signed answer whose signature does not verify
-TOKEN_EXPIRED = "registry.token_expired"  # OAuth2 token refused even after a refresh
+TOKEN_EXPIRED = "registry.token_expired"  # noqa: S105 - an error code; OAuth2 token refused even after a refresh
 UNSUPPORTED = "registry.unsupported"  # the mapping names no operation for this request
 WSDL_REFUSED = "registry.wsdl_refused"  # a WSDL/XSD we refuse to load (hostile, off-catalog)
 

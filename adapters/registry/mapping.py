@@ -158,8 +158,7 @@ def parse(raw: dict[str, Any], *, source: str = "<memory>") -> RegistryMapping:
     ctx.default_ns = namespace
     ctx.prefixes = {str(k): str(v) for k, v in ctx.table(raw, "namespaces", True).items()}
     operations = {
-        key: _operation(ctx, key, value)
-        for key, value in ctx.table(raw, "operations").items()
+        key: _operation(ctx, key, value) for key, value in ctx.table(raw, "operations").items()
     }
     for required in REQUIRED_OPERATIONS:
         if required not in operations:
@@ -169,7 +168,9 @@ def parse(raw: dict[str, Any], *, source: str = "<memory>") -> RegistryMapping:
     for table, values in ctx.table(raw, "codes", True).items():
         if table not in CODE_TABLES:
             raise ctx.error(f"codes.{table}", f"is not one of {', '.join(CODE_TABLES)}")
-        codes[table] = {str(k): str(v) for k, v in ctx.table({table: values}, f"codes.{table}").items()}
+        codes[table] = {
+            str(k): str(v) for k, v in ctx.table({table: values}, f"codes.{table}").items()
+        }
     formats = {str(k): str(v) for k, v in ctx.table(raw, "formats", True).items()}
     for key, value in formats.items():
         if value not in DATE_FORMATS:
@@ -213,7 +214,9 @@ class _Context:
     def text(self, parent: dict[str, Any], key: str, *, allow_empty: bool = False) -> str:
         value = parent.get(key.rsplit(".", 1)[-1])
         if not isinstance(value, str) or (not value and not allow_empty):
-            raise self.error(key, "must be a non-empty string" if not allow_empty else "is required")
+            raise self.error(
+                key, "must be a non-empty string" if not allow_empty else "is required"
+            )
         return value
 
     def qname(self, step: str, key: str) -> str:
@@ -245,7 +248,9 @@ def _fields(
     out: dict[str, XPath] = {}
     for name, value in table.items():
         if name not in names:
-            raise ctx.error(f"{key}.{name}", f"is not a field here (allowed: {', '.join(sorted(names))})")
+            raise ctx.error(
+                f"{key}.{name}", f"is not a field here (allowed: {', '.join(sorted(names))})"
+            )
         out[name] = ctx.path(value, f"{key}.{name}")
     for required in (a[:-1] for a in allowed if a.endswith("*")):
         if required not in out:
@@ -254,7 +259,11 @@ def _fields(
 
 
 def _message(
-    ctx: _Context, key: str, table: dict[str, Any], element: str, spec: dict[str, tuple[str, ...]],
+    ctx: _Context,
+    key: str,
+    table: dict[str, Any],
+    element: str,
+    spec: dict[str, tuple[str, ...]],
     side: str,
 ) -> Message:
     scalars = {k: v for k, v in table.items() if k not in ("item", "fields", "element")}
@@ -262,7 +271,9 @@ def _message(
     item, item_fields = None, {}
     if f"{side}.item" in spec:
         item = ctx.path(table.get("item"), f"{key}.item")
-        item_fields = _fields(ctx, f"{key}.fields", ctx.table(table, f"{key}.fields"), spec[f"{side}.item"])
+        item_fields = _fields(
+            ctx, f"{key}.fields", ctx.table(table, f"{key}.fields"), spec[f"{side}.item"]
+        )
     elif "item" in table:
         raise ctx.error(f"{key}.item", "is not expected for this operation")
     return Message(ctx.qname(element, f"{key}.element"), fields, item, item_fields)
@@ -280,7 +291,11 @@ def _operation(ctx: _Context, key: str, raw: Any) -> Operation:
         key,
         wsdl_name,
         _message(
-            ctx, f"operations.{key}.request", request, request.get("element", wsdl_name), spec,
+            ctx,
+            f"operations.{key}.request",
+            request,
+            request.get("element", wsdl_name),
+            spec,
             "request",
         ),
         _message(

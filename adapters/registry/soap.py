@@ -16,6 +16,7 @@ Operations used (by default mapping, ``mappings/registry/default.toml``): ``look
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,10 @@ from gateway.errors import GatewayError
 from gateway.settings import HttpSettings
 
 log = logging.getLogger("ansinh.registry.soap")
-SOAP_CONTENT = {xmlsafe.SOAP11: "text/xml; charset=utf-8", xmlsafe.SOAP12: "application/soap+xml; charset=utf-8"}
+SOAP_CONTENT = {
+    xmlsafe.SOAP11: "text/xml; charset=utf-8",
+    xmlsafe.SOAP12: "application/soap+xml; charset=utf-8",
+}
 
 
 class SoapRegistry:
@@ -66,21 +70,41 @@ class SoapRegistry:
         self.http, self.session = http, session
         self.xroad, self.wsse = xroad, wsse
         self.resilience = resilience or Resilience(http, errors.SYSTEM)
-        client = load_client(wsdl, transport)
-        service = client.bind(mapping.service, mapping.port)
-        binding = service._binding
-        self.address = address or service._binding_options["address"]
-        self.soap_ns = binding.nsmap.get("soap-env", xmlsafe.SOAP11)
-        self.actions = {}
-        for op in mapping.operations.values():
-            self.actions[op.key] = _check_against_wsdl(client, binding, op, mapping)
+        self.wsdl, self.transport, self.configured_address = wsdl, transport, address
         self.max_batch = mapping.max_batch if mapping.op("verify_batch") else 1
+        self._ready = False
+        self._lock = threading.Lock()
+        self.address = address or ""
+        self.soap_ns = xmlsafe.SOAP11
+        self.actions: dict[str, str] = {}
+
+    def check(self) -> None:
+        """Load the WSDL (offline catalog) and check every mapped operation against it; done
+        on first use, so a registry that is down does not stop the gateway from starting."""
+        with self._lock:
+            if self._ready:
+                return
+            client = load_client(self.wsdl, self.transport)
+            try:
+                service = client.bind(self.m.service, self.m.port)
+            except (ValueError, KeyError) as exc:
+                raise MappingError(
+                    f"registry mapping {self.m.source}: service/port: {exc}"
+                ) from None
+            binding = service._binding
+            self.address = self.configured_address or service._binding_options["address"]
+            self.soap_ns = binding.nsmap.get("soap-env", xmlsafe.SOAP11)
+            for op in self.m.operations.values():
+                self.actions[op.key] = _check_against_wsdl(client, binding, op, self.m)
+            self._ready = True
 
     # -- the wire ---------------------------------------------------------------------------
     def _envelope(self, op: Operation, body: etree._Element) -> bytes:
         env = etree.Element(f"{{{self.soap_ns}}}Envelope", nsmap={"soap": self.soap_ns})
         if self.xroad is not None:
-            etree.SubElement(env, f"{{{self.soap_ns}}}Header").extend(self.xroad.elements(op.wsdl_name))
+            etree.SubElement(env, f"{{{self.soap_ns}}}Header").extend(
+                self.xroad.elements(op.wsdl_name)
+            )
         etree.SubElement(env, f"{{{self.soap_ns}}}Body").append(body)
         if self.wsse is not None:
             env, _ = self.wsse.apply(env, {})
@@ -95,7 +119,11 @@ class SoapRegistry:
             headers["Content-Type"] += f'; action="{action}"'
         return headers
 
-    def _call(self, key: str, values: dict[str, Any], items: Sequence[dict[str, Any]] = ()) -> etree._Element:
+    def _call(
+        self, key: str, values: dict[str, Any], items: Sequence[dict[str, Any]] = ()
+    ) -> etree._Element:
+        if not self._ready:
+            self.check()
         op = self.m.op(key)
         if op is None:
             raise errors.unsupported(key)
@@ -122,14 +150,20 @@ class SoapRegistry:
         if found is not None:
             raise errors.fault(found[1][:200] or None, faultcode=found[0])
         if element.tag != op.response.element:
-            raise errors.protocol(errors.MALFORMED_RESPONSE, f"expected {etree.QName(op.response.element).localname}")
+            raise errors.protocol(
+                errors.MALFORMED_RESPONSE, f"expected {etree.QName(op.response.element).localname}"
+            )
         return element
 
     def _status(self, value: str | None) -> str:
         return self.m.to_ours("status", value) or "not_found"
 
-    def _record(self, elem: etree._Element, op: Operation, name: str = "record") -> RegistryPerson | None:
-        path = (op.response.fields if name in op.response.fields else op.response.item_fields).get(name)
+    def _record(
+        self, elem: etree._Element, op: Operation, name: str = "record"
+    ) -> RegistryPerson | None:
+        path = (op.response.fields if name in op.response.fields else op.response.item_fields).get(
+            name
+        )
         node = xmlcodec.child(elem, path) if path is not None else None
         return None if node is None else xmlcodec.read_record(self.m, node)
 
@@ -182,7 +216,9 @@ class SoapRegistry:
             if ref in by_ref:
                 results[ref] = self._result(by_ref[ref], node, op)
         missing = errors.protocol(errors.MALFORMED_RESPONSE, "the answer left out a person")
-        return [results.get(r.ref) or VerifyResult(r.ref, False, error_code=missing.code) for r in chunk]
+        return [
+            results.get(r.ref) or VerifyResult(r.ref, False, error_code=missing.code) for r in chunk
+        ]
 
     def _result(self, req: VerifyRequest, node: etree._Element, op: Operation) -> VerifyResult:
         status = self._status(xmlcodec.get(node, op.response.item_fields["status"]))
@@ -271,10 +307,20 @@ def _translate(exc: Exception) -> GatewayError:
 # -- start-up check: the mapping must build what zeep builds for the WSDL -------------------------
 
 SAMPLES = {
-    "ref": "1", "pid": "079050000101", "full_name": "Nguyễn Văn An", "birth_date": "1950-03-04",
-    "gender": "M", "legacy_id": "123456789", "exclusion_group": "g", "period": "2026-07",
-    "locality": "2025-07:26734", "programme": "P", "payment_ref": "R", "reason": "x",
-    "cursor": "0", "limit": "5",
+    "ref": "1",
+    "pid": "079050000101",
+    "full_name": "Nguyễn Văn An",
+    "birth_date": "1950-03-04",
+    "gender": "M",
+    "legacy_id": "123456789",
+    "exclusion_group": "g",
+    "period": "2026-07",
+    "locality": "2025-07:26734",
+    "programme": "P",
+    "payment_ref": "R",
+    "reason": "x",
+    "cursor": "0",
+    "limit": "5",
 }
 
 
@@ -283,7 +329,10 @@ def _check_against_wsdl(client: Any, binding: Any, op: Operation, m: RegistryMap
     operation = binding._operations.get(op.wsdl_name)
     if operation is None:
         have = ", ".join(sorted(binding._operations))
-        raise MappingError(f"registry mapping {m.source}: operation {op.wsdl_name!r} is not in the WSDL (it has: {have})")
+        raise MappingError(
+            f"registry mapping {m.source}: operation {op.wsdl_name!r} is not in the WSDL "
+            f"(it has: {have})"
+        )
     for side, message in (("input", op.request), ("output", op.response)):
         declared = getattr(operation, side).body
         qname = declared.qname.text if declared is not None and declared.qname is not None else None
@@ -298,7 +347,10 @@ def _check_against_wsdl(client: Any, binding: Any, op: Operation, m: RegistryMap
     try:
         envelope = client.create_message(client.service, op.wsdl_name, **_kwargs(ours))
     except Exception as exc:
-        raise MappingError(f"registry mapping {m.source}: operations.{op.key}: zeep refuses the mapped request ({exc})") from None
+        raise MappingError(
+            f"registry mapping {m.source}: operations.{op.key}: zeep refuses the mapped "
+            f"request ({exc})"
+        ) from None
     body = xmlsafe.soap_body(envelope)
     if _shape(body) != _shape(ours):
         raise MappingError(
@@ -323,4 +375,8 @@ def _kwargs(elem: etree._Element) -> dict[str, Any]:
 
 
 def _shape(elem: etree._Element) -> tuple[Any, ...]:
-    return (elem.tag, (elem.text or "").strip(), tuple(_shape(c) for c in elem if isinstance(c.tag, str)))
+    return (
+        elem.tag,
+        (elem.text or "").strip(),
+        tuple(_shape(c) for c in elem if isinstance(c.tag, str)),
+    )

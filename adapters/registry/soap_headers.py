@@ -77,13 +77,15 @@ class TimestampedSignature:
         import xmlsec
         from zeep.wsse.signature import MemorySignature
 
+        transform: Any = xmlsec.Transform  # type: ignore[attr-defined]
+
         ec = b"BEGIN EC PRIVATE KEY" in key_pem or _is_ec(key_pem)
         self.validity = validity_seconds
         self.signer = MemorySignature(
             key_pem,
             cert_pem,
-            signature_method=xmlsec.Transform.ECDSA_SHA256 if ec else xmlsec.Transform.RSA_SHA256,
-            digest_method=xmlsec.Transform.SHA256,
+            signature_method=transform.ECDSA_SHA256 if ec else transform.RSA_SHA256,
+            digest_method=transform.SHA256,
         )
 
     @classmethod

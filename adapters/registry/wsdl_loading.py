@@ -94,7 +94,9 @@ class CatalogTransport(zeep.Transport):
         try:
             response = self.session.get(url, timeout=self.timeouts, stream=True)
         except requests.RequestException as exc:
-            raise errors.unavailable(f"WSDL {url} could not be fetched ({type(exc).__name__})") from exc
+            raise errors.unavailable(
+                f"WSDL {url} could not be fetched ({type(exc).__name__})"
+            ) from exc
         with response:
             if response.status_code >= 400:
                 raise errors.wsdl_refused(f"{url} answered HTTP {response.status_code}")
@@ -132,9 +134,11 @@ def load_client(
     *,
     wsse: Any = None,
 ) -> zeep.Client:
-    """A zeep client for a WSDL URL or local path; every failure becomes ``registry.wsdl_refused``."""
+    """A zeep client for a WSDL URL or local path; any failure is ``registry.wsdl_refused``."""
     if "://" not in wsdl or wsdl.startswith("file://"):
-        transport.allow_directory(Path(urlparse(wsdl).path if wsdl.startswith("file://") else wsdl).parent)
+        transport.allow_directory(
+            Path(urlparse(wsdl).path if wsdl.startswith("file://") else wsdl).parent
+        )
     else:
         transport.allowed_urls.add(wsdl)
     try:

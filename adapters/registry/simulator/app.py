@@ -72,7 +72,9 @@ class RegistrySimulator:
         if path.startswith("/_admin/"):
             return self.admin(request)
         if request.method == "GET" and path in ("/soap", "/registry.wsdl"):
-            return Response(self.soap.wsdl(request.host_url + "soap"), content_type="text/xml; charset=utf-8")
+            return Response(
+                self.soap.wsdl(request.host_url + "soap"), content_type="text/xml; charset=utf-8"
+            )
         if request.method != "POST":
             raise NotFound()
         if path == "/oauth2/client/token":
@@ -103,7 +105,11 @@ class RegistrySimulator:
         elif failure == "fault":
             if rest:
                 return _json(self.rest.fault(request.get_data(), switches))
-            return Response(fault("soap:Server", "simulated registry fault"), status=500, content_type="text/xml; charset=utf-8")
+            return Response(
+                fault("soap:Server", "simulated registry fault"),
+                status=500,
+                content_type="text/xml; charset=utf-8",
+            )
         return handler(request, switches)
 
     def soap_call(self, request: Request, switches: F.Switches) -> Response:
@@ -111,14 +117,20 @@ class RegistrySimulator:
         if info is not None:
             self.requests.append({"protocol": "soap", **asdict(info)})
         is_fault = b"<soap:Fault>" in body[:400]
-        return Response(body, status=500 if is_fault else 200, content_type="text/xml; charset=utf-8")
+        return Response(
+            body, status=500 if is_fault else 200, content_type="text/xml; charset=utf-8"
+        )
 
     def rest_call(self, request: Request, switches: F.Switches) -> Response:
         raw = request.get_data()
         try:
-            status, body = self.rest.handle(request.path, raw, request.headers.get("Authorization", ""), switches)
+            status, body = self.rest.handle(
+                request.path, raw, request.headers.get("Authorization", ""), switches
+            )
         except RestError as exc:
-            headers = {"WWW-Authenticate": f'Bearer error="{exc.code}"'} if exc.status == 401 else {}
+            headers = (
+                {"WWW-Authenticate": f'Bearer error="{exc.code}"'} if exc.status == 401 else {}
+            )
             return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status, headers)
         self.requests.append({"protocol": "rest", "path": request.path, "signed": True})
         return _json(body, status)
@@ -162,8 +174,13 @@ class RegistrySimulator:
         if kind not in ("death", "reissue", "move"):
             raise ValueError("kind must be death, reissue or move")
         with self._emit_lock:
-            pids = [order["pid"]] if order.get("pid") else self.store.sample_alive(
-                int(order.get("count", 1)), self._rng.randrange(0, max(1, self.store.count() // 2))
+            pids = (
+                [order["pid"]]
+                if order.get("pid")
+                else self.store.sample_alive(
+                    int(order.get("count", 1)),
+                    self._rng.randrange(0, max(1, self.store.count() // 2)),
+                )
             )
             events = [self._emit_one(kind, pid, order) for pid in pids]
         for event in events:

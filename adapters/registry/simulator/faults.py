@@ -87,7 +87,12 @@ def hostile_xml(kind: str) -> bytes:
         dtd = b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd">'
         body = b"<soap:Body><r/></soap:Body>"
     else:  # oversized: well-formed, just far too big
-        return env + b"<soap:Body><r>" + b"A" * (12 * 1024 * 1024) + b"</r></soap:Body></soap:Envelope>"
+        return (
+            env
+            + b"<soap:Body><r>"
+            + b"A" * (12 * 1024 * 1024)
+            + b"</r></soap:Body></soap:Envelope>"
+        )
     return b'<?xml version="1.0"?>' + dtd + env + body + b"</soap:Envelope>"
 
 

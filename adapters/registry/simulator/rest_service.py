@@ -108,7 +108,11 @@ class RestService:
             else Ed25519PrivateKey.generate()
         )
         keys_json = certs_dir / "signing" / "keys.json" if certs_dir else None
-        self.keys = signing.KeyStore.from_keys_json(keys_json) if keys_json and keys_json.exists() else signing.KeyStore()
+        self.keys = (
+            signing.KeyStore.from_keys_json(keys_json)
+            if keys_json and keys_json.exists()
+            else signing.KeyStore()
+        )
         self._async: OrderedDict[str, Json] = OrderedDict()
         self.routes: dict[str, Callable[[Json], Json]] = {
             "/registry/sync/search": self.search,
@@ -141,7 +145,9 @@ class RestService:
         message = handler(body.get("message") or {})
         return 200, self.envelope(body["header"], message, switches)
 
-    def envelope(self, request_header: Json, message: Json, switches: Switches, *, status: str = "succ") -> Json:
+    def envelope(
+        self, request_header: Json, message: Json, switches: Switches, *, status: str = "succ"
+    ) -> Json:
         header = {
             "version": "1.0.0",
             "message_id": str(uuid.uuid4()),
@@ -156,7 +162,9 @@ class RestService:
             "is_msg_encrypted": False,
         }
         key = Ed25519PrivateKey.generate() if switches.bad_signature else self.key
-        return signing.envelope(header, message, key=key, sender_id=self.sender_id, key_id=self.key_id, namespace="dci")
+        return signing.envelope(
+            header, message, key=key, sender_id=self.sender_id, key_id=self.key_id, namespace="dci"
+        )
 
     def fault(self, request_raw: bytes, switches: Switches) -> Json:
         try:
@@ -177,13 +185,22 @@ class RestService:
         queries = []
         for item in items:
             query = ((item or {}).get("search_criteria") or {}).get("query") or {}
-            queries.append((item.get("reference_id", ""), query.get("type"), str(query.get("value", ""))))
+            queries.append(
+                (item.get("reference_id", ""), query.get("type"), str(query.get("value", "")))
+            )
         pids = [v for _, t, v in queries if t == "PID" and PID.match(v)]
         people = self.store.people(pids)
         return [self._answer(ref, kind, value, people) for ref, kind, value in queries]
 
-    def _answer(self, ref: str, kind: str | None, value: str, people: dict[str, RegistryPerson]) -> Json:
-        out: Json = {"reference_id": ref, "timestamp": now_iso(), "status": "succ", "status_reason_code": ""}
+    def _answer(
+        self, ref: str, kind: str | None, value: str, people: dict[str, RegistryPerson]
+    ) -> Json:
+        out: Json = {
+            "reference_id": ref,
+            "timestamp": now_iso(),
+            "status": "succ",
+            "status_reason_code": "",
+        }
         if kind == "CMND9":
             pid = self.store.resolve_legacy(value)
             person = self.store.person(pid) if pid else None
@@ -193,7 +210,12 @@ class RestService:
             out.update(status="rjct", status_reason_code="rjct.query.invalid")
             return out
         records = [person_json(person)] if person else []
-        out["data"] = {"version": "1.0.0", "reg_type": REG_TYPE, "reg_record_type": "Person", "reg_records": records}
+        out["data"] = {
+            "version": "1.0.0",
+            "reg_type": REG_TYPE,
+            "reg_record_type": "Person",
+            "reg_records": records,
+        }
         return out
 
     def search(self, message: Json) -> Json:
@@ -232,7 +254,11 @@ class RestService:
             }
             for e in (self.store.enrolled(pid) if PID.match(pid) else [])
         ]
-        return {"search_response": [{"reference_id": "", "status": "succ", "data": {"reg_records": records}}]}
+        return {
+            "search_response": [
+                {"reference_id": "", "status": "succ", "data": {"reg_records": records}}
+            ]
+        }
 
     def enrollment_updates(self, message: Json) -> Json:
         answers = []
@@ -281,8 +307,16 @@ class RestService:
             callback = str(item.get("notify_uri") or message.get("notify_uri") or "")
             if not callback.startswith(("http://", "https://")):
                 raise RestError(400, "err.sender_uri.invalid", "notify_uri must be an http(s) URL")
-            code = self.store.subscribe(callback, str(criteria.get("reg_event_type", "death")), "gateway")
-            answers.append({"reference_id": item.get("reference_id", ""), "status": "succ", "subscription_code": str(code)})
+            code = self.store.subscribe(
+                callback, str(criteria.get("reg_event_type", "death")), "gateway"
+            )
+            answers.append(
+                {
+                    "reference_id": item.get("reference_id", ""),
+                    "status": "succ",
+                    "subscription_code": str(code),
+                }
+            )
         return {"subscribe_response": answers}
 
     def unsubscribe(self, message: Json) -> Json:
@@ -299,9 +333,16 @@ class RestService:
             threading.Thread(target=_deliver, args=(callback, body), daemon=True).start()
 
     def notification(self, event: Event, switches: Switches) -> Json:
-        header = {"version": "1.0.0", "message_id": str(uuid.uuid4()), "message_ts": now_iso(),
-                  "action": "notify", "sender_id": self.sender_id, "receiver_id": "ansinh-gateway",
-                  "total_count": 1, "is_msg_encrypted": False}
+        header = {
+            "version": "1.0.0",
+            "message_id": str(uuid.uuid4()),
+            "message_ts": now_iso(),
+            "action": "notify",
+            "sender_id": self.sender_id,
+            "receiver_id": "ansinh-gateway",
+            "total_count": 1,
+            "is_msg_encrypted": False,
+        }
         message = {
             "transaction_id": str(uuid.uuid4()),
             "notify_event": [
@@ -313,8 +354,12 @@ class RestService:
                         "reg_record_type": "death",
                         "reg_records": [
                             {
-                                "identifier": [{"identifier_type": "PID", "identifier_value": event.pid}],
-                                "death_date": event.death_date.isoformat() if event.death_date else None,
+                                "identifier": [
+                                    {"identifier_type": "PID", "identifier_value": event.pid}
+                                ],
+                                "death_date": event.death_date.isoformat()
+                                if event.death_date
+                                else None,
                                 "death_registration_number": f"DRN-{event.seq:08d}",
                             }
                         ],
@@ -323,7 +368,9 @@ class RestService:
             ],
         }
         key = Ed25519PrivateKey.generate() if switches.bad_signature else self.key
-        return signing.envelope(header, message, key=key, sender_id=self.sender_id, key_id=self.key_id, namespace="dci")
+        return signing.envelope(
+            header, message, key=key, sender_id=self.sender_id, key_id=self.key_id, namespace="dci"
+        )
 
 
 def event_json(e: Event) -> Json:
@@ -343,7 +390,9 @@ def _deliver(url: str, body: Json) -> None:
     data = json.dumps(body, ensure_ascii=False).encode()
     for attempt in range(4):
         try:
-            response = requests.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=5)
+            response = requests.post(
+                url, data=data, headers={"Content-Type": "application/json"}, timeout=5
+            )
             if response.status_code < 500:
                 return
         except requests.RequestException:

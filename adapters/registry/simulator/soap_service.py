@@ -147,8 +147,14 @@ class SoapService:
         return TickRecord(
             *(
                 _field(op, body, name)
-                for name in ("pid", "exclusion_group", "period", "locality", "programme",
-                             "payment_ref")
+                for name in (
+                    "pid",
+                    "exclusion_group",
+                    "period",
+                    "locality",
+                    "programme",
+                    "payment_ref",
+                )
             )
         )
 
@@ -175,7 +181,11 @@ class SoapService:
         return xmlcodec.build(self.m, op.response, {}, items)
 
     def _changes(self, op: Operation, body: etree._Element) -> etree._Element:
-        cursor = xmlcodec.get(body, op.request.fields["cursor"]) if "cursor" in op.request.fields else None
+        cursor = (
+            xmlcodec.get(body, op.request.fields["cursor"])
+            if "cursor" in op.request.fields
+            else None
+        )
         limit = _field(op, body, "limit")
         if not (cursor or "0").isdigit() or not limit.isdigit():
             raise SoapFault("soap:Client", "cursor and limit must be numbers")
@@ -216,13 +226,20 @@ def _xroad(header: etree._Element | None) -> dict[str, str]:
 
 
 def _signed(header: etree._Element | None) -> bool:
-    return header is not None and header.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
+    return (
+        header is not None
+        and header.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
+    )
 
 
 def envelope_of(answer: etree._Element, request_header: etree._Element | None) -> bytes:
     env = etree.Element(f"{{{xmlsafe.SOAP11}}}Envelope", nsmap={"soap": xmlsafe.SOAP11})
     if request_header is not None:  # X-Road echoes the request's protocol headers
-        echo = [e for e in request_header if isinstance(e.tag, str) and e.tag.startswith(f"{{{XROAD_NS}}}")]
+        echo = [
+            e
+            for e in request_header
+            if isinstance(e.tag, str) and e.tag.startswith(f"{{{XROAD_NS}}}")
+        ]
         if echo:
             header = etree.SubElement(env, f"{{{xmlsafe.SOAP11}}}Header")
             header.extend(echo)

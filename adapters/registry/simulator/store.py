@@ -101,6 +101,12 @@ class Store:
             self._local.conn = conn
         return conn
 
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def _tx(self) -> _Tx:
         return _Tx(self.conn(), self._write_lock)
 
@@ -126,7 +132,7 @@ class Store:
     def _insert(self, batch: Sequence[RegistryPerson]) -> int:
         with self._tx() as conn:
             conn.executemany(
-                f"INSERT OR REPLACE INTO person ({PERSON_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO person ({PERSON_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
                 [_person_row(p) for p in batch],
             )
             conn.executemany(
@@ -154,8 +160,13 @@ class Store:
                 conn.executemany(
                     "INSERT OR IGNORE INTO tick VALUES (?, ?, ?, ?, ?, '')",
                     [
-                        (r["personal_id"], r["exclusion_group"], r["period"], r["locality"],
-                         r["programme"])
+                        (
+                            r["personal_id"],
+                            r["exclusion_group"],
+                            r["period"],
+                            r["locality"],
+                            r["programme"],
+                        )
                         for r in csv.DictReader(fh)
                     ],
                 )
@@ -175,11 +186,13 @@ class Store:
             chunk = list(pids[start : start + 900])
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT {PERSON_COLUMNS} FROM person WHERE pid IN ({marks})", chunk
+                f"SELECT {PERSON_COLUMNS} FROM person WHERE pid IN ({marks})",  # noqa: S608
+                chunk,
             ).fetchall()
             legacy: dict[str, list[str]] = {}
             for legacy_id, pid in conn.execute(
-                f"SELECT legacy_id, pid FROM legacy WHERE pid IN ({marks})", chunk
+                f"SELECT legacy_id, pid FROM legacy WHERE pid IN ({marks})",  # noqa: S608
+                chunk,
             ):
                 legacy.setdefault(pid, []).append(legacy_id)
             for row in rows:
@@ -193,16 +206,23 @@ class Store:
         return found
 
     def _aliases(self, conn: sqlite3.Connection, pids: Sequence[str]) -> list[tuple[str, str]]:
-        marks = ",".join("?" * len(pids))
-        return list(conn.execute(f"SELECT old_pid, pid FROM alias WHERE old_pid IN ({marks})", pids))
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(pids), 900):
+            chunk = list(pids[start : start + 900])
+            marks = ",".join("?" * len(chunk))  # placeholders only; values are bound
+            query = f"SELECT old_pid, pid FROM alias WHERE old_pid IN ({marks})"  # noqa: S608
+            found += conn.execute(query, chunk).fetchall()
+        return found
 
     def person(self, pid: str) -> RegistryPerson | None:
         return self.people([pid]).get(pid)
 
     def resolve_legacy(self, legacy_id: str) -> str | None:
-        row = self.conn().execute(
-            "SELECT pid FROM legacy WHERE legacy_id = ?", (legacy_id,)
-        ).fetchone()
+        row = (
+            self.conn()
+            .execute("SELECT pid FROM legacy WHERE legacy_id = ?", (legacy_id,))
+            .fetchone()
+        )
         return None if row is None else str(row[0])
 
     def enrolled(self, pid: str) -> list[Enrolment]:

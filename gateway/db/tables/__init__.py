@@ -25,6 +25,7 @@ from gateway.db.tables.reference import (
     programme,
     standard_level,
 )
+from gateway.db.tables.registry import registry_event, registry_verify_run
 
 REFERENCE_TABLES = (
     admin_scheme,
@@ -70,7 +71,9 @@ __all__ = [
     "programme",
     "quarantine_row",
     "recon_run",
+    "registry_event",
     "registry_verification",
+    "registry_verify_run",
     "standard_level",
     "tick",
 ]
