@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,14 @@ class RegistrySimulator:
         if switches.latency_ms:
             time.sleep(switches.latency_ms / 1000)
         failure = self.faults.draw()
+        if failure is not None and failure.startswith("hostile:"):
+            failure, switches = "hostile", replace(switches, hostile=failure.split(":", 1)[1])
+        elif failure in ("bad_signature", "expired_token"):
+            switches = replace(
+                switches, bad_signature=failure == "bad_signature",
+                expired_tokens=failure == "expired_token",
+            )
+            failure = None
         if failure == "timeout":
             time.sleep(switches.timeout_seconds)
         elif failure == "error":
@@ -160,6 +168,12 @@ class RegistrySimulator:
             return _json(self.faults.switches.as_dict())
         if name == "requests":
             return _json(list(self.requests))
+        if name == "script" and request.method == "PUT":
+            try:
+                self.faults.script(list(request.get_json(force=True) or []))
+            except (ValueError, TypeError) as exc:
+                return _json({"error": str(exc)}, 400)
+            return _json({"ok": True})
         if name == "emit" and request.method == "POST":
             try:
                 events = self.emit(request.get_json(force=True) or {})

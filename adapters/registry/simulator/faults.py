@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -43,13 +44,26 @@ class Switches:
         return asdict(self)
 
 
+SCRIPTED = ("ok", "error", "fault", "timeout", "malformed", "bad_signature", "expired_token",
+            *(f"hostile:{k}" for k in HOSTILE_KINDS))
+
+
 class Faults:
-    """The live switches and the seeded draw that decides what happens to one call."""
+    """The live switches and the seeded draw that decides what happens to one call. A script
+    (``PUT /_admin/script``) overrides the draw for the next calls, one entry each, in order."""
 
     def __init__(self, switches: Switches | None = None, seed: int = 0) -> None:
         self.switches = switches or Switches()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._script: deque[str] = deque()
+
+    def script(self, steps: list[str]) -> None:
+        unknown = [s for s in steps if s not in SCRIPTED]
+        if unknown:
+            raise ValueError(f"unknown script steps: {', '.join(unknown)}")
+        with self._lock:
+            self._script = deque(steps)
 
     def update(self, changes: dict[str, Any]) -> Switches:
         with self._lock:
@@ -60,6 +74,9 @@ class Faults:
         """The failure for this call, or None: error, fault, timeout, malformed, hostile."""
         s = self.switches
         with self._lock:
+            if self._script:
+                step = self._script.popleft()
+                return None if step == "ok" else step
             for name, rate in (
                 ("timeout", s.timeout_rate),
                 ("error", s.error_rate),
