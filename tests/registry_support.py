@@ -16,6 +16,7 @@ import requests
 from adapters import signing
 from adapters.http import Resilience, TlsFiles, build_session
 from adapters.registry import mapping
+from adapters.registry.factory import pinned
 from adapters.registry.fake import FakeRegistry
 from adapters.registry.oauth import TokenSource
 from adapters.registry.port import ChangeEvent, Enrolment, RegistryPerson, Residence
@@ -48,12 +49,21 @@ FAST_HTTP = HttpSettings(
 )
 
 AN = RegistryPerson(
-    "079050000101", "Nguyễn Văn An", BirthDate(1950, 3, 4), "M", "alive",
-    residence=Residence("2025-07", "26734"), legacy_ids=("123456789",),
+    "079050000101",
+    "Nguyễn Văn An",
+    BirthDate(1950, 3, 4),
+    "M",
+    "alive",
+    residence=Residence("2025-07", "26734"),
+    legacy_ids=("123456789",),
 )
 BINH = RegistryPerson("001151000202", "Lê Thị Bình", BirthDate(1951), "F", "alive")
 CUONG = RegistryPerson(
-    "048040000303", "Trần Đức Cường", BirthDate(1940, 12, 1), "M", "deceased",
+    "048040000303",
+    "Trần Đức Cường",
+    BirthDate(1940, 12, 1),
+    "M",
+    "deceased",
     death_date=dt.date(2026, 5, 2),
 )
 DAO = RegistryPerson("031162000404", "Phạm Thị Đào", BirthDate(1962, 7, 7), "F", "alive")
@@ -104,6 +114,23 @@ def running(app: RegistrySimulator, **kwargs: Any) -> Iterator[Running]:
         sim.stop()
 
 
+_SESSIONS: list[requests.Session] = []
+
+
+def _session(http: HttpSettings, tls: TlsFiles | None = None) -> requests.Session:
+    session = pinned(build_session(http, tls))
+    _SESSIONS.append(session)
+    return session
+
+
+@pytest.fixture(autouse=True)
+def close_registry_sessions() -> Iterator[None]:
+    """Every session a helper built is closed after the test (no leaked sockets)."""
+    yield
+    while _SESSIONS:
+        _SESSIONS.pop().close()
+
+
 def soap_registry(
     sim: Running,
     *,
@@ -114,7 +141,7 @@ def soap_registry(
     tls: TlsFiles | None = None,
     resilience: Resilience | None = None,
 ) -> SoapRegistry:
-    session = build_session(http, tls)
+    session = _session(http, tls)
     return SoapRegistry(
         mapping.load(mapping_name),
         wsdl=sim.wsdl_url,
@@ -133,12 +160,15 @@ def rest_registry(
     *,
     http: HttpSettings = FAST_HTTP,
     async_search: bool = False,
-    client_secret: str = "dev-secret",
+    client_secret: str = "dev-secret",  # noqa: S107 - the simulator's test client
 ) -> RestRegistry:
-    session = build_session(http)
+    session = _session(http)
     tokens = TokenSource(
-        session, http, token_url=f"{sim.url}/oauth2/client/token",
-        client_id="ansinh-gateway", client_secret=client_secret,
+        session,
+        http,
+        token_url=f"{sim.url}/oauth2/client/token",
+        client_id="ansinh-gateway",
+        client_secret=client_secret,
     )
     return RestRegistry(
         sim.url,
@@ -178,7 +208,9 @@ class Seeded:
 
     def script(self, *steps: str) -> None:
         assert self.sim is not None
-        requests.put(f"{self.sim.url}/_admin/script", json=list(steps), timeout=5).raise_for_status()
+        requests.put(
+            f"{self.sim.url}/_admin/script", json=list(steps), timeout=5
+        ).raise_for_status()
 
 
 # -- fixtures (import them into a test module to use them) -------------------------------------

@@ -32,7 +32,16 @@ def _session(settings: Settings, url: str) -> requests.Session:
     if reg.mtls or url.startswith("https://"):
         tls = TlsFiles.from_certs_dir(settings.security.certs_dir, mutual=reg.mtls)
     pool = max(settings.http.max_concurrency, reg.verify_concurrency)
-    return build_session(settings.http, tls, pool=pool)
+    return pinned(build_session(settings.http, tls, pool=pool))
+
+
+def pinned(session: requests.Session) -> requests.Session:
+    """With a CA bundle of our own, ignore REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
+    environment: requests lets them override ``session.verify`` (psf/requests#3829), which
+    would silently swap the registry's pinned CA for the system store."""
+    if isinstance(session.verify, str):
+        session.trust_env = False
+    return session
 
 
 def catalog(reg: RegistrySettings) -> dict[str, Path]:

@@ -110,6 +110,7 @@ class RestRegistry:
             self.tokens.invalidate(token)
             response = self._send(path, body, self.tokens.token())
             if response.status_code == 401 and _token_refused(response):
+                response.close()
                 raise errors.token_expired()
         with response:
             check_status(response, errors.SYSTEM)

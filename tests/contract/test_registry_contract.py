@@ -25,7 +25,6 @@ from tests.registry_support import (
     UNKNOWN_PID,
     Seeded,
     make_simulator,
-    registry_certs,  # noqa: F401 - fixture
     rest_registry,
     running,
     seeded_fake,
@@ -34,7 +33,9 @@ from tests.registry_support import (
 
 
 @pytest.fixture(params=["fake", "soap", "rest", "rest-async"])
-def seeded(request: pytest.FixtureRequest, tmp_path: Path, registry_certs: Path) -> Iterator[Seeded]:  # noqa: F811
+def seeded(
+    request: pytest.FixtureRequest, tmp_path: Path, registry_certs: Path
+) -> Iterator[Seeded]:
     if request.param == "fake":
         yield Seeded("fake", seeded_fake())
         return
@@ -43,7 +44,9 @@ def seeded(request: pytest.FixtureRequest, tmp_path: Path, registry_certs: Path)
         if request.param == "soap":
             registry = soap_registry(sim)
         else:
-            registry = rest_registry(sim, registry_certs, async_search=request.param == "rest-async")
+            registry = rest_registry(
+                sim, registry_certs, async_search=request.param == "rest-async"
+            )
         yield Seeded(request.param, registry, app, sim)
 
 
@@ -93,14 +96,20 @@ def test_verify_compares_every_field_and_keeps_order(seeded: Seeded) -> None:
     assert by_ref["gender"].fields["gender"] == FieldOutcome.MISMATCH
     assert by_ref["gender"].fields["id_digits"] == FieldOutcome.MISMATCH  # digit 4 says female
     dead = by_ref["dead"]
-    assert (dead.found, dead.vital_status, dead.death_date) == (True, "deceased", dt.date(2026, 5, 2))
+    assert (dead.found, dead.vital_status, dead.death_date) == (
+        True,
+        "deceased",
+        dt.date(2026, 5, 2),
+    )
     assert dead.fields["birth_date"] == FieldOutcome.MISSING
     assert (by_ref["unknown"].found, by_ref["unknown"].error_code) == (False, None)
     assert by_ref["malformed"].error_code == errors.MALFORMED_ID
 
 
 def test_verify_more_persons_than_one_call_carries(seeded: Seeded) -> None:
-    asks = [VerifyRequest(str(i), EM.pid if i % 2 else UNKNOWN_PID, "Hoàng Văn Em") for i in range(520)]
+    asks = [
+        VerifyRequest(str(i), EM.pid if i % 2 else UNKNOWN_PID, "Hoàng Văn Em") for i in range(520)
+    ]
     results = seeded.registry.verify(asks)
     assert [r.ref for r in results] == [str(i) for i in range(520)]
     assert sum(r.found for r in results) == 260

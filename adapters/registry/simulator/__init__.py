@@ -43,7 +43,12 @@ def start(
     ssl_context: ssl.SSLContext | None = None,
 ) -> Running:
     server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
-    thread = threading.Thread(target=server.serve_forever, name="registry-sim", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="registry-sim",
+        daemon=True,
+    )
     thread.start()
     scheme = "https" if ssl_context else "http"
     return Running(app, server, thread, f"{scheme}://{host}:{server.server_port}")

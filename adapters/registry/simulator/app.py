@@ -95,7 +95,8 @@ class RegistrySimulator:
             failure, switches = "hostile", replace(switches, hostile=failure.split(":", 1)[1])
         elif failure in ("bad_signature", "expired_token"):
             switches = replace(
-                switches, bad_signature=failure == "bad_signature",
+                switches,
+                bad_signature=failure == "bad_signature",
                 expired_tokens=failure == "expired_token",
             )
             failure = None
@@ -121,12 +122,14 @@ class RegistrySimulator:
         return handler(request, switches)
 
     def soap_call(self, request: Request, switches: F.Switches) -> Response:
-        body, info = self.soap.handle(request.get_data(), require_wsse=switches.require_wsse)
+        data = request.get_data()
+        body, info, is_fault = self.soap.handle(data, require_wsse=switches.require_wsse)
         if info is not None:
             self.requests.append({"protocol": "soap", **asdict(info)})
-        is_fault = b"<soap:Fault>" in body[:400]
+        soap12 = (request.content_type or "").startswith("application/soap+xml")
+        kind = "application/soap+xml" if soap12 else "text/xml"
         return Response(
-            body, status=500 if is_fault else 200, content_type="text/xml; charset=utf-8"
+            body, status=500 if is_fault else 200, content_type=f"{kind}; charset=utf-8"
         )
 
     def rest_call(self, request: Request, switches: F.Switches) -> Response:

@@ -44,8 +44,16 @@ class Switches:
         return asdict(self)
 
 
-SCRIPTED = ("ok", "error", "fault", "timeout", "malformed", "bad_signature", "expired_token",
-            *(f"hostile:{k}" for k in HOSTILE_KINDS))
+SCRIPTED = (
+    "ok",
+    "error",
+    "fault",
+    "timeout",
+    "malformed",
+    "bad_signature",
+    "expired_token",
+    *(f"hostile:{k}" for k in HOSTILE_KINDS),
+)
 
 
 class Faults:

@@ -68,28 +68,33 @@ class SoapService:
         return self.wsdl_template.replace("{{ADDRESS}}", address).encode()
 
     # -- one request ------------------------------------------------------------------------
-    def handle(self, data: bytes, *, require_wsse: bool) -> tuple[bytes, SoapRequestInfo | None]:
+    def handle(
+        self, data: bytes, *, require_wsse: bool
+    ) -> tuple[bytes, SoapRequestInfo | None, bool]:
+        """(answer, what was seen, is it a Fault); answers in the request's SOAP version."""
         try:
             envelope = xmlsafe.parse(data)
             body = xmlsafe.soap_body(envelope)
         except GatewayError as exc:
-            return fault("soap:Client", exc.message), None
-        header = envelope.find(f"{{{xmlsafe.SOAP11}}}Header")
+            return fault("soap:Client", exc.message), None, True
+        ns = etree.QName(envelope).namespace or xmlsafe.SOAP11
+        header = envelope.find(f"{{{ns}}}Header")
         info = SoapRequestInfo("?", _xroad(header), _signed(header), None, 0)
         if require_wsse or info.wsse_signed:
             info.wsse_valid = self._wsse_valid(envelope, header)
             if require_wsse and not info.wsse_valid:
-                return fault("wsse:FailedCheck", "WS-Security signature missing or invalid"), info
+                return fault("wsse:FailedCheck", "WS-Security signature invalid", ns), info, True
         op = self.by_element.get(body.tag)
         if op is None:
-            return fault("soap:Client", f"unknown operation {etree.QName(body).localname}"), info
+            name = etree.QName(body).localname
+            return fault("soap:Client", f"unknown operation {name}", ns), info, True
         info.operation = op.wsdl_name
         try:
             answer = self.handlers[op.key](op, body)
         except SoapFault as exc:
-            return fault(exc.code, exc.message), info
+            return fault(exc.code, exc.message, ns), info, True
         info.items = len(answer)
-        return envelope_of(answer, header), info
+        return envelope_of(answer, header, ns), info, False
 
     def _wsse_valid(self, envelope: etree._Element, header: etree._Element | None) -> bool:
         if self.wsse_cert is None or header is None or not _signed(header):
@@ -232,8 +237,10 @@ def _signed(header: etree._Element | None) -> bool:
     )
 
 
-def envelope_of(answer: etree._Element, request_header: etree._Element | None) -> bytes:
-    env = etree.Element(f"{{{xmlsafe.SOAP11}}}Envelope", nsmap={"soap": xmlsafe.SOAP11})
+def envelope_of(
+    answer: etree._Element, request_header: etree._Element | None, ns: str = xmlsafe.SOAP11
+) -> bytes:
+    env = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns})
     if request_header is not None:  # X-Road echoes the request's protocol headers
         echo = [
             e
@@ -241,17 +248,23 @@ def envelope_of(answer: etree._Element, request_header: etree._Element | None) -
             if isinstance(e.tag, str) and e.tag.startswith(f"{{{XROAD_NS}}}")
         ]
         if echo:
-            header = etree.SubElement(env, f"{{{xmlsafe.SOAP11}}}Header")
+            header = etree.SubElement(env, f"{{{ns}}}Header")
             header.extend(echo)
-    etree.SubElement(env, f"{{{xmlsafe.SOAP11}}}Body").append(answer)
+    etree.SubElement(env, f"{{{ns}}}Body").append(answer)
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
-def fault(code: str, message: str) -> bytes:
+def fault(code: str, message: str, ns: str = xmlsafe.SOAP11) -> bytes:
+    if ns == xmlsafe.SOAP12:
+        inner = (
+            f"<soap:Code><soap:Value>{_esc(code)}</soap:Value></soap:Code>"
+            f'<soap:Reason><soap:Text xml:lang="en">{_esc(message)}</soap:Text></soap:Reason>'
+        )
+    else:
+        inner = f"<faultcode>{_esc(code)}</faultcode><faultstring>{_esc(message)}</faultstring>"
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
-        f'<soap:Envelope xmlns:soap="{xmlsafe.SOAP11}"><soap:Body><soap:Fault>'
-        f"<faultcode>{_esc(code)}</faultcode><faultstring>{_esc(message)}</faultstring>"
+        f'<soap:Envelope xmlns:soap="{ns}"><soap:Body><soap:Fault>{inner}'
         "</soap:Fault></soap:Body></soap:Envelope>"
     ).encode()
 
