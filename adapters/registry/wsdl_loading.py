@@ -21,6 +21,7 @@ import requests
 import zeep
 from lxml import etree
 from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import ExternalReferenceForbidden
 
 from adapters.http import read_limited
 from adapters.registry import errors, xmlsafe
@@ -44,6 +45,9 @@ def zeep_settings() -> zeep.Settings:
         forbid_entities=True,
         forbid_external=True,
         xml_huge_tree=False,
+        # zeep "upgrades" a file:// import to https:// when base and import share an empty
+        # netloc (two local files); TLS policy is ours anyway (adapters.http)
+        force_https=False,
     )
 
 
@@ -64,6 +68,7 @@ class CatalogTransport(zeep.Transport):
         self.timeouts = timeout
         self.max_bytes = max_bytes
         self.loaded: list[str] = []  # what was read, for tests and diagnostics
+        self.mapped: set[str] = set()  # public schema URLs answered from the catalog
 
     def allow_directory(self, directory: Path) -> None:
         self.allowed_dirs.add(directory.resolve())
@@ -117,6 +122,7 @@ class CatalogTransport(zeep.Transport):
                 target = urljoin(base, value) if "://" in base else value
                 if target in self.catalog:
                     elem.set(attr, self.catalog[target].as_uri())
+                    self.mapped.add(target)
                     changed = True
         return etree.tostring(root, xml_declaration=True, encoding="utf-8") if changed else content
 
@@ -145,6 +151,11 @@ def load_client(
         return zeep.Client(wsdl, transport=transport, settings=zeep_settings(), wsse=wsse)
     except GatewayError:
         raise
+    except ExternalReferenceForbidden as exc:
+        raise errors.wsdl_refused(
+            f"it imports {exc.url}, which is not in the schema catalog (the network is never "
+            "used for imports; add a local copy with ANSINH_REGISTRY_SCHEMA_CATALOG)"
+        ) from None
     except (ZeepError, etree.XMLSyntaxError, OSError, ValueError, KeyError, IndexError) as exc:
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         raise errors.wsdl_refused(reason) from None
