@@ -329,11 +329,14 @@ def _legacy_of(svc: Services, conn: Connection, person_id: int) -> str | None:
 def _start_run(svc: Services, actor: Actor, programme_code: str | None) -> tuple[int, bool]:
     now = svc.clock()
     with svc.db.begin() as conn:
-        interrupted = conn.execute(
+        last = conn.execute(
+            select(registry_verify_run.c.status).order_by(registry_verify_run.c.id.desc()).limit(1)
+        ).scalar()
+        conn.execute(  # a run still "running" was killed: nothing else can be running it
             update(registry_verify_run)
             .where(registry_verify_run.c.status == "running")
             .values(status="interrupted", finished_at=now)
-        ).rowcount
+        )
         run_id = conn.execute(
             registry_verify_run.insert()
             .values(
@@ -354,7 +357,7 @@ def _start_run(svc: Services, actor: Actor, programme_code: str | None) -> tuple
             purpose=f"identity and vital-status check before payment ({programme_code or 'all'})",
             at=now,
         )
-    return int(run_id), bool(interrupted)
+    return int(run_id), last in ("running", "failed")
 
 
 def _finish_run(
