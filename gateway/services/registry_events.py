@@ -136,7 +136,8 @@ def apply_event(
     if event.kind not in ("death", "reissue", "move"):
         return s  # a kind we do not act on; not recorded (the check constraint lists ours)
     inserted = conn.execute(
-        insert_ignore(conn, registry_event).values(
+        insert_ignore(conn, registry_event)
+        .values(
             source=source,
             event_key=key[:128],
             kind=event.kind,
@@ -147,8 +148,9 @@ def apply_event(
             received_at=now,
             applied_at=now,
         )
-    ).rowcount
-    if not inserted:
+        .returning(registry_event.c.id)  # rowcount is not reliable for ON CONFLICT on psycopg
+    ).scalar()
+    if inserted is None:
         s.duplicates += 1
         return s
     if person_id is None:

@@ -46,7 +46,11 @@ def _keys(svc: Services) -> signing.KeyStore:
 
 def authenticate(svc: Services, body: dict[str, Any]) -> str:
     """The verified sender id, or ``SignatureError`` (401)."""
-    fields = signing.parse(str(body.get("signature") or ""))
+    if not body.get("signature"):
+        raise signing.SignatureError(
+            "missing", "the message is not signed", "thông điệp không có chữ ký"
+        )
+    fields = signing.parse(str(body["signature"]))
     sender, _, rest = fields["kidId"].partition("|")
     key_id = rest.split("|")[0]
     allowed = trusted_senders(svc.settings.registry.notify_senders)

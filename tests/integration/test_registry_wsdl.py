@@ -136,7 +136,7 @@ def test_imports_of_local_files_outside_the_allowed_folders_are_refused(tmp_path
 
 def test_an_oversized_wsdl_is_refused(tmp_path: Path, registry_certs: Path) -> None:
     big = tmp_path / "big.wsdl"
-    big.write_bytes(b'<?xml version="1.0"?><d>' + b"<x/>" * 1_000_000 + b"</d>")
+    big.write_bytes(b'<?xml version="1.0"?><d>' + b"<x/>" * 1_000_000 + b"</d>")  # 4 MB
     app = make_simulator(tmp_path, registry_certs, wsdl=big)
     with running(app) as sim:
         transport = CatalogTransport(build_session(FAST_HTTP), max_bytes=1024 * 1024)
@@ -146,7 +146,7 @@ def test_an_oversized_wsdl_is_refused(tmp_path: Path, registry_certs: Path) -> N
     transport.session.close()
 
 
-# -- a second registry, supported by a mapping file alone -------------------------------------------
+# -- a second registry, supported by a mapping file alone ----------------------------------------
 
 
 def test_a_second_registry_wsdl_needs_only_a_mapping_file(
@@ -185,8 +185,10 @@ def test_a_second_registry_wsdl_needs_only_a_mapping_file(
 def test_a_mapping_that_disagrees_with_the_wsdl_fails_at_start_naming_the_operation(
     tmp_path: Path, registry_certs: Path
 ) -> None:
-    text = (FIXTURES / "lgsp_dancu.toml").read_text().replace(
-        'request.pid = "SoDinhDanh"', 'request.pid = "SoCCCD"'
+    text = (
+        (FIXTURES / "lgsp_dancu.toml")
+        .read_text()
+        .replace('request.pid = "SoDinhDanh"', 'request.pid = "SoCCCD"')
     )
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(text)
@@ -195,5 +197,5 @@ def test_a_mapping_that_disagrees_with_the_wsdl_fails_at_start_naming_the_operat
     )
     with running(app) as sim:
         registry = soap_registry(sim, mapping_name=str(wrong))
-        with pytest.raises(mapping.MappingError, match="operations.lookup"):
+        with pytest.raises(mapping.MappingError, match=r"operations\.lookup"):
             registry.check()
