@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ class XPath:
     steps: tuple[str, ...]  # Clark names: "{ns}local"
     attribute: str | None = None
 
-    @property
+    @cached_property
     def element_path(self) -> str:
         return "/".join(self.steps)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, exists, func, select, update
 
 from adapters.registry.port import RegistryPort, VerifyRequest, VerifyResult
 from gateway.db.tables import (
@@ -50,13 +50,24 @@ Progress = Callable[[int], None]
 Started = Callable[[int], None]
 
 
-def _pending_query(programme_code: str | None) -> Any:
-    done = select(registry_verification.c.enrollment_id).where(
-        registry_verification.c.outcome != "error",
-        registry_verification.c.enrollment_id.is_not(None),
-    )
-    query = select(enrollment.c.id, enrollment.c.person_id).where(
-        enrollment.c.state == EnrollmentState.PROPOSED, enrollment.c.id.not_in(done)
+PERSON_COLUMNS = (
+    person.c.id,
+    person.c.pid_enc,
+    person.c.full_name,
+    person.c.birth_year,
+    person.c.birth_month,
+    person.c.birth_day,
+    person.c.gender,
+)
+
+
+def _pending_query(programme_code: str | None, *columns: Any) -> Any:
+    """Proposed enrollments without a verification other than an error (NOT EXISTS on the
+    indexed enrollment_id: constant cost per row however many are already verified)."""
+    rv = registry_verification
+    done = exists().where(rv.c.enrollment_id == enrollment.c.id, rv.c.outcome != "error")
+    query = select(enrollment.c.id, enrollment.c.person_id, *columns).where(
+        enrollment.c.state == EnrollmentState.PROPOSED, ~done
     )
     if programme_code:
         query = query.join(programme, programme.c.id == enrollment.c.programme_id).where(
@@ -76,6 +87,20 @@ def pending(
         .limit(limit)
     )
     return [(int(e), int(p)) for e, p in conn.execute(query)]
+
+
+def _candidates(
+    conn: Connection, programme_code: str | None, limit: int, after_id: int
+) -> list[Any]:
+    """The next pending enrollments with what the registry is asked about their person."""
+    query = (
+        _pending_query(programme_code, *PERSON_COLUMNS[1:])
+        .join(person, person.c.id == enrollment.c.person_id)
+        .where(enrollment.c.id > after_id)
+        .order_by(enrollment.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
 
 
 def count_pending(conn: Connection, programme_code: str | None) -> int:
@@ -149,12 +174,12 @@ def _pipeline(
         while True:
             while not exhausted and len(inflight) < workers * 2:
                 with svc.db.read() as conn:
-                    todo = pending(conn, programme_code, size, after_id)
-                if not todo:
+                    rows = _candidates(conn, programme_code, size, after_id)
+                if not rows:
                     exhausted = True
                     break
-                after_id = todo[-1][0]
-                chunk = _chunk(svc, actor, todo, summary, progress)
+                after_id = rows[-1].id
+                chunk = _chunk(svc, rows, summary, progress)
                 if chunk.requests:
                     inflight[pool.submit(ask, svc.registry, chunk.requests)] = chunk
             if not inflight:
@@ -189,42 +214,28 @@ def ask(registry: RegistryPort, requests: Sequence[VerifyRequest]) -> list[Verif
     return [VerifyResult(r.ref, False, error_code=code) for r in requests]
 
 
-PERSON_COLUMNS = (
-    person.c.id,
-    person.c.pid_enc,
-    person.c.full_name,
-    person.c.birth_year,
-    person.c.birth_month,
-    person.c.birth_day,
-    person.c.gender,
-)
-
-
 def _people(svc: Services, ids: set[int]) -> dict[int, Any]:
     with svc.db.read() as conn:
         return {r.id: r for r in conn.execute(select(*PERSON_COLUMNS).where(person.c.id.in_(ids)))}
 
 
 def _chunk(
-    svc: Services,
-    actor: Actor,
-    todo: Sequence[tuple[int, int]],
-    summary: VerifySummary,
-    progress: Progress | None,
+    svc: Services, rows: Sequence[Any], summary: VerifySummary, progress: Progress | None
 ) -> Chunk:
-    rows = _people(svc, {p for _, p in todo})
-    legacy = [(e, p) for e, p in todo if rows[p].pid_enc is None]
+    people_rows = {r.person_id: r for r in rows}
+    todo = [(int(r.id), int(r.person_id)) for r in rows if r.pid_enc is not None]
+    legacy = [(int(r.id), int(r.person_id)) for r in rows if r.pid_enc is None]
     if legacy:
         resolved = _resolve_legacy(svc, legacy, summary)
         if progress:
             progress(len(legacy) - len(resolved))
-        todo = [t for t in todo if rows[t[1]].pid_enc is not None] + resolved
-        rows.update(_people(svc, {p for _, p in resolved}))
+        todo += resolved
+        people_rows.update(_people(svc, {p for _, p in resolved}))
     chunk = Chunk([], {})
     for enrollment_id, person_id in todo:
         ref = str(person_id)
         if ref not in chunk.by_ref:
-            row = rows[person_id]
+            row = people_rows[person_id]
             chunk.requests.append(
                 VerifyRequest(
                     ref=ref,

@@ -20,19 +20,19 @@ error          registry.fault, .timeout,   the registry could not answer for thi
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, String, insert, literal, select, update
 
 from adapters.registry import errors
 from adapters.registry.port import FieldOutcome, VerifyRequest, VerifyResult
 from gateway.db.dialect import insert_ignore
-from gateway.db.tables import flag, person, registry_verification
-from gateway.domain.states import EnrollmentState, FlagKind
+from gateway.db.tables import enrollment, enrollment_transition, flag, person, registry_verification
+from gateway.domain.states import EnrollmentState, FlagKind, check_enrollment_transition
 from gateway.security.principal import Actor
-from gateway.services import enrollments
 
 PERMANENT = frozenset({errors.MALFORMED_ID})
 
@@ -77,9 +77,14 @@ class Chunk:
 
 @dataclass
 class _Writes:
-    verifications: list[dict[str, Any]] = field(default_factory=list)
+    """What one chunk writes, grouped so that each group is one set-based statement: a batch
+    of 500 persons is typically five INSERT … SELECT statements, not 1,500 rows of parameters."""
+
+    verifications: dict[tuple[str, str, str | None, str | None], list[int]] = field(
+        default_factory=dict
+    )  # (outcome, fields as JSON, vital status, error code) -> enrollment ids
     flags: list[dict[str, Any]] = field(default_factory=list)
-    people: list[dict[str, Any]] = field(default_factory=list)
+    people: dict[tuple[str, dt.date | None], list[int]] = field(default_factory=dict)
     verified: list[int] = field(default_factory=list)
 
 
@@ -98,32 +103,88 @@ def record_chunk(
     for ref, targets in chunk.by_ref.items():
         result = answered.get(ref) or VerifyResult(ref, False, error_code=errors.MALFORMED_RESPONSE)
         for enrollment_id, person_id in targets:
-            _one(writes, enrollment_id, person_id, result, summary, source, now)
-    if writes.verifications:
-        conn.execute(insert(registry_verification), writes.verifications)
+            _one(writes, enrollment_id, person_id, result, summary)
+    for (outcome, fields, vital, code), ids in writes.verifications.items():
+        _insert_verifications(conn, ids, outcome, json.loads(fields), vital, code, source, now)
     if writes.flags:
+        for row in writes.flags:
+            row["created_at"] = now
         conn.execute(insert_ignore(conn, flag), writes.flags)
-    if writes.people:
-        conn.execute(
-            update(person)
-            .where(person.c.id == bindparam("b_id"))
-            .values(
-                vital_status=bindparam("b_vital"),
-                death_date=bindparam("b_death"),
-                registry_checked_at=now,
-                updated_at=now,
-            ),
-            writes.people,
-        )
+    for (vital, death), person_ids in writes.people.items():
+        for part in _parts(person_ids):
+            conn.execute(
+                update(person)
+                .where(person.c.id.in_(part))
+                .values(
+                    vital_status=vital, death_date=death, registry_checked_at=now, updated_at=now
+                )
+            )
     if writes.verified:
-        enrollments.bulk_transition(
-            conn,
-            writes.verified,
-            EnrollmentState.PROPOSED,
-            EnrollmentState.VERIFIED,
-            actor=actor,
-            reason=f"registry match ({source})",
-            now=now,
+        _mark_verified(conn, writes.verified, actor, f"registry match ({source})", now)
+
+
+def _parts(ids: Sequence[int], size: int = 900) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def _insert_verifications(
+    conn: Connection,
+    enrollment_ids: Sequence[int],
+    outcome: str,
+    fields: dict[str, str],
+    vital: str | None,
+    code: str | None,
+    source: str,
+    now: dt.datetime,
+) -> None:
+    rv = registry_verification
+    columns = [
+        "person_id",
+        "enrollment_id",
+        "outcome",
+        "fields",
+        "vital_status",
+        "error_code",
+        "source",
+        "checked_at",
+    ]
+    for part in _parts(enrollment_ids):
+        rows = select(
+            enrollment.c.person_id,
+            enrollment.c.id,
+            literal(outcome, String),
+            literal(fields, rv.c.fields.type),
+            literal(vital, String),
+            literal(code, String),
+            literal(source, String),
+            literal(now, rv.c.checked_at.type),
+        ).where(enrollment.c.id.in_(part))
+        conn.execute(insert(rv).from_select(columns, rows))
+
+
+def _mark_verified(
+    conn: Connection, ids: Sequence[int], actor: Actor, reason: str, now: dt.datetime
+) -> None:
+    """proposed → verified with one transition row each, set-based."""
+    check_enrollment_transition(EnrollmentState.PROPOSED, EnrollmentState.VERIFIED)
+    et = enrollment_transition
+    for part in _parts(ids):
+        still = (enrollment.c.id.in_(part), enrollment.c.state == EnrollmentState.PROPOSED)
+        conn.execute(
+            insert(et).from_select(
+                ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
+                select(
+                    enrollment.c.id,
+                    literal(EnrollmentState.PROPOSED.value, String),
+                    literal(EnrollmentState.VERIFIED.value, String),
+                    literal(actor.label(), String),
+                    literal(reason, String),
+                    literal(now, et.c.at.type),
+                ).where(*still),
+            )
+        )
+        conn.execute(
+            update(enrollment).where(*still).values(state=EnrollmentState.VERIFIED, updated_at=now)
         )
 
 
@@ -133,24 +194,12 @@ def _one(
     person_id: int,
     result: VerifyResult,
     summary: VerifySummary,
-    source: str,
-    now: dt.datetime,
 ) -> None:
     summary.checked += 1
 
     def store(outcome: str, fields: dict[str, str], vital: str | None, code: str | None) -> None:
-        w.verifications.append(
-            {
-                "person_id": person_id,
-                "enrollment_id": enrollment_id,
-                "outcome": outcome,
-                "fields": fields,
-                "vital_status": vital,
-                "error_code": code,
-                "source": source,
-                "checked_at": now,
-            }
-        )
+        key = (outcome, json.dumps(fields, sort_keys=True), vital, code)
+        w.verifications.setdefault(key, []).append(enrollment_id)
 
     def flag_(kind: str, detail: dict[str, Any], key: str = "") -> None:
         w.flags.append(
@@ -160,7 +209,6 @@ def _one(
                 "detail_key": key,
                 "detail": detail,
                 "status": "open",
-                "created_at": now,
             }
         )
 
@@ -181,13 +229,7 @@ def _one(
         store("not_found", fields, None, errors.UNKNOWN_ID)
         flag_(FlagKind.NOT_FOUND, {"error_code": errors.UNKNOWN_ID})
         return
-    w.people.append(
-        {
-            "b_id": person_id,
-            "b_vital": result.vital_status or "unknown",
-            "b_death": result.death_date,
-        }
-    )
+    w.people.setdefault((result.vital_status or "unknown", result.death_date), []).append(person_id)
     if result.vital_status == "deceased":
         summary.deceased += 1
         store("deceased", fields, "deceased", None)
