@@ -57,7 +57,7 @@ class RegistrySettings:
     registry_id: str = "registry-sim"  # the registry's sender_id (its signatures are checked)
     async_search: bool = False  # REST: /registry/search + txn/status instead of /sync/search
     notify_senders: str = "registry-sim=registry-sim-1"  # who may notify us: sender=key[,key]
-    changes_interval_seconds: int = 300
+    proxy: str | None = None  # HTTP(S) proxy to the registry (the environment is not read)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class Settings:
                 registry_id=env.text("REGISTRY_ID", "registry-sim"),
                 async_search=env.flag("REGISTRY_ASYNC_SEARCH", False),
                 notify_senders=env.text("REGISTRY_NOTIFY_SENDERS", "registry-sim=registry-sim-1"),
-                changes_interval_seconds=env.integer("REGISTRY_CHANGES_INTERVAL_SECONDS", 300),
+                proxy=env.opt("REGISTRY_PROXY"),
             ),
             payments=PaymentSettings(
                 backend=env.choice(

@@ -27,6 +27,7 @@ from adapters.registry.simulator.faults import Switches
 from adapters.registry.simulator.store import Store
 from adapters.registry.soap import SoapRegistry
 from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
+from adapters.registry.wire import Wire
 from adapters.registry.wsdl_loading import CatalogTransport
 from gateway.domain.dates import BirthDate
 from gateway.settings import HttpSettings
@@ -115,6 +116,7 @@ def running(app: RegistrySimulator, **kwargs: Any) -> Iterator[Running]:
 
 
 _SESSIONS: list[requests.Session] = []
+_WIRES: list[Wire] = []
 
 
 def _session(http: HttpSettings, tls: TlsFiles | None = None) -> requests.Session:
@@ -129,6 +131,8 @@ def close_registry_sessions() -> Iterator[None]:
     yield
     while _SESSIONS:
         _SESSIONS.pop().close()
+    while _WIRES:
+        _WIRES.pop().close()
 
 
 def soap_registry(
@@ -142,12 +146,14 @@ def soap_registry(
     resilience: Resilience | None = None,
 ) -> SoapRegistry:
     session = _session(http, tls)
+    wire = Wire(http, "registry", tls=tls)
+    _WIRES.append(wire)
     return SoapRegistry(
         mapping.load(mapping_name),
         wsdl=sim.wsdl_url,
         http=http,
-        session=session,
         transport=CatalogTransport(session, timeout=(http.connect_timeout, http.read_timeout)),
+        wire=wire,
         xroad=xroad,
         wsse=wsse,
         resilience=resilience or Resilience(http, "registry", sleep=lambda _s: None),

@@ -97,6 +97,9 @@ class ChangePage:
     next_cursor: str | None
 
 
+_OUTCOMES = {o.value: o for o in FieldOutcome}
+
+
 def compare_fields(req: VerifyRequest, rec: RegistryPerson) -> VerifyResult:
     """The per-field comparison every registry implementation answers with (the gateway's own
     identity matching, ``gateway.domain.identity``, applied to the registry's record)."""
@@ -107,7 +110,7 @@ def compare_fields(req: VerifyRequest, rec: RegistryPerson) -> VerifyResult:
     return VerifyResult(
         ref=req.ref,
         found=True,
-        fields={k: FieldOutcome(v) for k, v in found.fields.items()},
+        fields={k: _OUTCOMES[v] for k, v in found.fields.items()},
         name_match=found.name_match,
         vital_status=rec.vital_status,
         death_date=rec.death_date,

@@ -20,10 +20,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import requests
 from lxml import etree
 
-from adapters.http import Resilience, check_status, read_limited, timeouts
+from adapters.http import Resilience
 from adapters.registry import errors, xmlcodec, xmlsafe
 from adapters.registry.mapping import MappingError, Operation, RegistryMapping
 from adapters.registry.port import (
@@ -38,6 +37,7 @@ from adapters.registry.port import (
     compare_fields,
 )
 from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
+from adapters.registry.wire import Wire
 from adapters.registry.wsdl_loading import CatalogTransport, load_client
 from gateway.errors import GatewayError
 from gateway.settings import HttpSettings
@@ -58,8 +58,8 @@ class SoapRegistry:
         *,
         wsdl: str,
         http: HttpSettings,
-        session: requests.Session,
         transport: CatalogTransport,
+        wire: Wire | None = None,
         address: str | None = None,
         xroad: XRoadIdentity | None = None,
         wsse: TimestampedSignature | None = None,
@@ -67,7 +67,8 @@ class SoapRegistry:
     ) -> None:
         self.m = mapping
         self.name = mapping.name
-        self.http, self.session = http, session
+        self.http = http
+        self.wire = wire or Wire(http, errors.SYSTEM)
         self.xroad, self.wsse = xroad, wsse
         self.resilience = resilience or Resilience(http, errors.SYSTEM)
         self.wsdl, self.transport, self.configured_address = wsdl, transport, address
@@ -132,19 +133,9 @@ class SoapRegistry:
         return self.resilience.call(lambda: self._post(op, data, headers))
 
     def _post(self, op: Operation, data: bytes, headers: dict[str, str]) -> etree._Element:
-        try:
-            response = self.session.post(
-                self.address, data=data, headers=headers, timeout=timeouts(self.http), stream=True
-            )
-        except requests.RequestException as exc:
-            raise _translate(exc) from exc
-        with response:
-            try:
-                body = read_limited(response, self.http.max_response_bytes, errors.SYSTEM)
-            except requests.RequestException as exc:
-                raise _translate(exc) from exc
-        if response.status_code >= 400 and b"Fault" not in body[:2000]:
-            check_status(response, errors.SYSTEM)
+        status, body = self.wire.post(self.address, data, headers)
+        if status >= 400 and b"Fault" not in body[:2000]:
+            self.wire.check_status(status)
         element = xmlsafe.soap_body(xmlsafe.parse(body))
         found = xmlsafe.fault_of(element)
         if found is not None:
@@ -296,12 +287,6 @@ class SoapRegistry:
             death_date=xmlcodec.parse_date(v.get("death_date"), fmt),
             residence=Residence(v.get("residence_scheme") or "2025-07", code) if code else None,
         )
-
-
-def _translate(exc: Exception) -> GatewayError:
-    from adapters.http import translate
-
-    return translate(exc, errors.SYSTEM)
 
 
 # -- start-up check: the mapping must build what zeep builds for the WSDL -------------------------

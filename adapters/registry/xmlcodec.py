@@ -68,9 +68,14 @@ def build(
 def _fill(
     m: RegistryMapping, node: etree._Element, fields: dict[str, XPath], values: Mapping[str, Any]
 ) -> None:
+    sub = etree.SubElement
     for name, path in fields.items():
         value = values.get(name)
-        if isinstance(value, RegistryPerson):
+        if value is None:
+            continue
+        if type(value) is str and len(path.steps) == 1 and path.attribute is None:
+            sub(node, path.steps[0]).text = value  # the common case, without put()'s walk
+        elif isinstance(value, RegistryPerson):
             write_record(m, node, path, value)
         else:
             put(node, path, value)
@@ -155,52 +160,67 @@ def write_record(m: RegistryMapping, parent: etree._Element, at: XPath, p: Regis
         put(node, path, values.get(name))
 
 
-class _Children:
-    """One pass over an element's children; paths then resolve by dictionary lookups (a
-    registry record is read for every person of a batch: ~9 lxml path searches saved each)."""
+class RecordReader:
+    """A mapping's ``[record]`` compiled for reading: one pass over the record's children, then
+    dictionary lookups (a record is read for every person of a batch, so this is hot)."""
 
-    def __init__(self, elem: etree._Element) -> None:
-        self.elem = elem
-        self.first: dict[str, etree._Element] = {}
-        for c in elem:
-            if isinstance(c.tag, str):
-                self.first.setdefault(c.tag, c)
+    def __init__(self, m: RegistryMapping) -> None:
+        self.m = m
+        self.birth_fmt = m.formats.get("birth_date", "iso")
+        self.death_fmt = m.formats.get("death_date", "iso")
+        legacy = m.record.get("legacy_ids")
+        self.legacy = legacy
+        self.legacy_tag = legacy.steps[0] if legacy and len(legacy.steps) == 1 else None
+        self.gender = m.codes.get("gender") or {}
+        self.vital = m.codes.get("vital_status") or {}
 
-    def get(self, path: XPath) -> str | None:
-        node = self.first.get(path.steps[0]) if path.steps else self.elem
+    def _get(self, first: dict[str, Any], name: str) -> str | None:
+        path = self.m.record.get(name)
+        if path is None:
+            return None
+        node = first.get(path.steps[0]) if path.steps else None
         for step in path.steps[1:]:
             node = node.find(step) if node is not None else None
         if node is None:
             return None
-        if path.attribute is not None:
-            return node.get(path.attribute)
-        return None if node.text is None else node.text.strip()
+        value = node.get(path.attribute) if path.attribute is not None else node.text
+        return (value.strip() or None) if value else None
+
+    def read(self, elem: etree._Element) -> RegistryPerson:
+        first: dict[str, Any] = {}
+        legacy: list[str] = []
+        for child_elem in elem:
+            tag = child_elem.tag
+            if tag == self.legacy_tag:
+                legacy.append((child_elem.text or "").strip())
+            elif tag not in first:
+                first[tag] = child_elem
+        get_ = self._get
+        pid, name = get_(first, "pid"), get_(first, "full_name")
+        if not pid or not name:
+            raise errors.protocol(errors.MALFORMED_RESPONSE, "a person record without ID or name")
+        if self.legacy is not None and self.legacy_tag is None:
+            legacy = get_all(elem, self.legacy)
+        gender, vital = get_(first, "gender"), get_(first, "vital_status")
+        code = get_(first, "residence_code")
+        residence = Residence(get_(first, "residence_scheme") or "2025-07", code) if code else None
+        return RegistryPerson(
+            pid=pid,
+            full_name=name,
+            birth=parse_birth(get_(first, "birth_date"), self.birth_fmt),
+            gender=self.gender.get(gender, gender) if gender else None,
+            vital_status=(self.vital.get(vital, vital) if vital else None) or "unknown",
+            death_date=parse_date(get_(first, "death_date"), self.death_fmt),
+            residence=residence,
+            legacy_ids=tuple(legacy),
+        )
+
+
+_READERS: dict[int, RecordReader] = {}
 
 
 def read_record(m: RegistryMapping, elem: etree._Element) -> RegistryPerson:
-    r = m.record
-    children = _Children(elem)
-    pid = children.get(r["pid"])
-    name = children.get(r["full_name"])
-    if not pid or not name:
-        raise errors.protocol(errors.MALFORMED_RESPONSE, "a person record without ID or name")
-    scheme = _opt(children, r, "residence_scheme")
-    code = _opt(children, r, "residence_code")
-    vital = m.to_ours("vital_status", children.get(r["vital_status"])) or "unknown"
-    return RegistryPerson(
-        pid=pid,
-        full_name=name,
-        birth=parse_birth(_opt(children, r, "birth_date"), m.formats.get("birth_date", "iso")),
-        gender=m.to_ours("gender", _opt(children, r, "gender")),
-        vital_status=vital,
-        death_date=parse_date(
-            _opt(children, r, "death_date"), m.formats.get("death_date", "iso")
-        ),
-        residence=Residence(scheme or "2025-07", code) if code else None,
-        legacy_ids=tuple(get_all(elem, r["legacy_ids"])) if "legacy_ids" in r else (),
-    )
-
-
-def _opt(children: _Children, fields: dict[str, XPath], name: str) -> str | None:
-    path = fields.get(name)
-    return None if path is None else children.get(path) or None
+    reader = _READERS.get(id(m))
+    if reader is None or reader.m is not m:
+        reader = _READERS[id(m)] = RecordReader(m)
+    return reader.read(elem)

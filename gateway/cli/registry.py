@@ -167,12 +167,14 @@ def subscribe_command(cli: CliContext, notify_uri: str, as_json: bool) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="dev PKI (signing keys, WS-Security certificate); default ANSINH_CERTS_DIR",
 )
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option(
-    "--workers",
-    type=click.IntRange(1, 16),
-    default=1,
+    "--server",
+    type=click.Choice(["gunicorn", "werkzeug"]),
+    default="gunicorn",
     show_default=True,
-    help=">1: gunicorn sync workers",
+    help="gunicorn gthread workers (keep-alive) or werkzeug's threaded development server",
 )
 @click.option(
     "--switch",
@@ -194,6 +196,8 @@ def simulate_registry(
     wsdl: Path | None,
     certs_dir: Path | None,
     workers: int,
+    threads: int,
+    server: str,
     switches: tuple[str, ...],
 ) -> None:
     """Serve a population registry: WSDL at /soap?wsdl, SOAP at /soap, SPDCI REST under
@@ -218,6 +222,8 @@ def simulate_registry(
         wsdl=wsdl or DEFAULT_WSDL,
         certs_dir=certs_dir or cli.settings.security.certs_dir,
         workers=workers,
+        threads=threads,
+        server=server,
         switches=chosen,
     )
     click.echo(f"registry simulator on http://{host}:{port} (WSDL /soap?wsdl)", err=True)

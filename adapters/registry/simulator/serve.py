@@ -30,6 +30,8 @@ class ServeOptions:
     wsdl: Path = DEFAULT_WSDL
     certs_dir: Path | None = None
     workers: int = 1
+    threads: int = 8
+    server: str = "gunicorn"  # gunicorn (gthread, keep-alive) | werkzeug (threaded, no keep-alive)
     switches: Switches = field(default_factory=Switches)
 
 
@@ -75,7 +77,7 @@ def build_app(options: ServeOptions, store: Store) -> RegistrySimulator:
 
 def serve(options: ServeOptions) -> None:
     store = open_store(options)
-    if options.workers <= 1:
+    if options.server == "werkzeug":
         from werkzeug.serving import run_simple
 
         run_simple(options.host, options.port, build_app(options, store), threaded=True)
@@ -85,7 +87,9 @@ def serve(options: ServeOptions) -> None:
 
 
 class _Gunicorn:
-    """gunicorn ``sync`` workers (they balance better than gthread under keep-alive load)."""
+    """gunicorn ``gthread`` workers: a thread pool and keep-alive connections, as a registry's
+    front end would have (werkzeug's development server opens a thread and a TCP connection for
+    every request)."""
 
     def __init__(self, options: ServeOptions) -> None:
         from gunicorn.app.base import BaseApplication
@@ -96,7 +100,8 @@ class _Gunicorn:
             def load_config(self) -> None:
                 self.cfg.set("bind", f"{options.host}:{options.port}")
                 self.cfg.set("workers", options.workers)
-                self.cfg.set("worker_class", "sync")
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", options.threads)
                 self.cfg.set("keepalive", 30)
                 self.cfg.set("timeout", 120)
                 self.cfg.set("accesslog", None)
