@@ -89,9 +89,10 @@ def start_simulator(work: Path, people: int) -> tuple[subprocess.Popen[bytes], s
     raise SystemExit("simulator did not start")
 
 
-def ceiling(port: int, pids: list[str], batch: int, concurrency: int) -> float:
-    """Persons per second the simulator answers to a client that does nothing else."""
-    bodies = [_envelope(pids[i : i + batch]) for i in range(0, len(pids), batch)]
+def ceiling(port: int, people: list[Any], batch: int, concurrency: int) -> float:
+    """Persons per second the simulator answers to a client that does nothing else (the same
+    requests the gateway sends, built beforehand)."""
+    bodies = [_envelope(people[i : i + batch]) for i in range(0, len(people), batch)]
     queue = list(reversed(bodies))
     lock = threading.Lock()
 
@@ -114,13 +115,15 @@ def ceiling(port: int, pids: list[str], batch: int, concurrency: int) -> float:
         t.start()
     for t in threads:
         t.join()
-    return len(pids) / (time.perf_counter() - started)
+    return len(people) / (time.perf_counter() - started)
 
 
-def _envelope(pids: list[str]) -> bytes:
+def _envelope(people: list[Any]) -> bytes:
     items = "".join(
-        f"<r:item><r:ref>{i}</r:ref><r:personalId>{pid}</r:personalId></r:item>"
-        for i, pid in enumerate(pids)
+        f"<r:item><r:ref>{i}</r:ref><r:personalId>{p.pid}</r:personalId>"
+        f"<r:fullName>{p.full_name}</r:fullName><r:birthDate>{p.birth.iso()}</r:birthDate>"
+        f"<r:gender>{p.gender}</r:gender></r:item>"
+        for i, p in enumerate(people)
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
@@ -132,7 +135,7 @@ def _envelope(pids: list[str]) -> bytes:
 # -- the gateway's database --------------------------------------------------------------------
 
 
-def build_gateway_db(path: Path, people: int, population: int) -> list[str]:
+def build_gateway_db(path: Path, people: int, population: int) -> list[Any]:
     """The first ``people`` of the simulator's population (same seed and size, so the same
     persons) with proposed enrollments, written with Core bulk inserts (not measured)."""
     import base64
@@ -161,7 +164,7 @@ def build_gateway_db(path: Path, people: int, population: int) -> list[str]:
                 admin_unit.c.scheme == "2025-07", admin_unit.c.level == "commune"
             )
         ).scalar()
-    sample: list[str] = []
+    sample: list[Any] = []
     rows_p: list[dict[str, Any]] = []
     rows_e: list[dict[str, Any]] = []
     now = __import__("datetime").datetime.now(__import__("datetime").UTC)
@@ -177,7 +180,7 @@ def build_gateway_db(path: Path, people: int, population: int) -> list[str]:
         if i > people:
             break
         if len(sample) < 200_000:
-            sample.append(p.pid)
+            sample.append(p)
         index, enc = vault.protect(p.pid, Purpose.PID)
         rows_p.append(
             {

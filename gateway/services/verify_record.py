@@ -20,7 +20,6 @@ error          registry.fault, .timeout,   the registry could not answer for thi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,9 +79,9 @@ class _Writes:
     """What one chunk writes, grouped so that each group is one set-based statement: a batch
     of 500 persons is typically five INSERT … SELECT statements, not 1,500 rows of parameters."""
 
-    verifications: dict[tuple[str, str, str | None, str | None], list[int]] = field(
-        default_factory=dict
-    )  # (outcome, fields as JSON, vital status, error code) -> enrollment ids
+    verifications: dict[
+        tuple[str, tuple[tuple[str, str], ...], str | None, str | None], list[int]
+    ] = field(default_factory=dict)  # (outcome, fields, vital status, error code) -> enrollments
     flags: list[dict[str, Any]] = field(default_factory=list)
     people: dict[tuple[str, dt.date | None], list[int]] = field(default_factory=dict)
     verified: list[int] = field(default_factory=list)
@@ -105,7 +104,7 @@ def record_chunk(
         for enrollment_id, person_id in targets:
             _one(writes, enrollment_id, person_id, result, summary)
     for (outcome, fields, vital, code), ids in writes.verifications.items():
-        _insert_verifications(conn, ids, outcome, json.loads(fields), vital, code, source, now)
+        _insert_verifications(conn, ids, outcome, dict(fields), vital, code, source, now)
     if writes.flags:
         for row in writes.flags:
             row["created_at"] = now
@@ -198,7 +197,7 @@ def _one(
     summary.checked += 1
 
     def store(outcome: str, fields: dict[str, str], vital: str | None, code: str | None) -> None:
-        key = (outcome, json.dumps(fields, sort_keys=True), vital, code)
+        key = (outcome, tuple(sorted(fields.items())), vital, code)
         w.verifications.setdefault(key, []).append(enrollment_id)
 
     def flag_(kind: str, detail: dict[str, Any], key: str = "") -> None:
