@@ -18,6 +18,7 @@ def register(main: click.Group) -> None:
 
     main.add_command(registry_group)
     simulate_group.add_command(simulate_registry)
+    simulate_group.add_command(simulate_registry_emit)
 
 
 @click.group("registry")
@@ -228,6 +229,30 @@ def simulate_registry(
     )
     click.echo(f"registry simulator on http://{host}:{port} (WSDL /soap?wsdl)", err=True)
     serve(options)
+
+
+@click.command("registry-emit")
+@click.option("--url", required=True, help="the simulator, e.g. http://127.0.0.1:8101")
+@click.option("--kind", type=click.Choice(["death", "reissue", "move"]), required=True)
+@click.option("--count", type=click.IntRange(1, 10_000), default=1, show_default=True)
+@click.option("--pid", help="this person (default: random living persons)")
+@click.option("--json", "as_json", is_flag=True)
+def simulate_registry_emit(url: str, kind: str, count: int, pid: str | None, as_json: bool) -> None:
+    """Tell a running registry simulator that people died, got a new ID number, or moved: the
+    events appear in its change feed (and deaths are pushed to subscribers)."""
+    import requests
+
+    order: dict[str, Any] = {"kind": kind, "count": count}
+    if pid:
+        order["pid"] = pid
+    response = requests.post(f"{url.rstrip('/')}/_admin/emit", json=order, timeout=30)
+    if response.status_code != 200:
+        raise click.ClickException(f"the simulator refused: {response.text[:300]}")
+    emitted = response.json()["emitted"]
+    if as_json:
+        emit_json({"emitted": len(emitted), "cursors": [e["cursor"] for e in emitted]})
+    else:
+        click.echo(f"{len(emitted)} {kind} event(s) emitted, cursors {emitted[0]['cursor']}…")
 
 
 def _switch(text: str) -> tuple[str, Any]:

@@ -121,3 +121,30 @@ def test_a_wrong_switch_is_refused_by_name(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "unknown switches: colour" in done.stderr
+
+
+def test_the_simulator_can_be_told_to_emit_events(simulator: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "simulate",
+            "registry-emit",
+            "--url",
+            simulator,
+            "--kind",
+            "death",
+            "--count",
+            "2",
+            "--json",
+        ],
+        env={**os.environ, "ANSINH_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip())["emitted"] == 2
+    events = Store(tmp_path / "sim.db").events(0, 10)
+    assert [e.kind for e in events] == ["death", "death"]

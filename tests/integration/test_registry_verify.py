@@ -107,9 +107,19 @@ def test_every_outcome_is_recorded_with_its_code_through_soap(
 ) -> None:
     _import(svc)
     _break_pid(svc, EM.pid, "00106500050")  # 11 digits
+    totals: list[int] = []
+    advanced: list[int] = []
     with running(make_simulator(tmp_path, registry_certs)) as sim:
         svc.registry = soap_registry(sim)
-        summary = verify.verify_pending(svc, SYSTEM, batch_size=2, concurrency=2)
+        summary = verify.verify_pending(
+            svc,
+            SYSTEM,
+            batch_size=2,
+            concurrency=2,
+            started=totals.append,
+            progress=advanced.append,
+        )
+    assert totals == [6] and sum(advanced) == 6  # what a progress bar is driven by
     assert _outcomes(svc) == {
         AN.pid: ("match", None),
         BINH.pid: ("match", None),  # the registry knows only her birth year
