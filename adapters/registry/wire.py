@@ -49,16 +49,33 @@ class Wire:
                 kwargs.update(cert_file=str(tls.cert), key_file=str(tls.key))
             if tls.ca:
                 kwargs.update(ca_certs=str(tls.ca), cert_reqs=ssl.CERT_REQUIRED)
+        self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
+        self.proxied = proxy is not None
         self.pool: urllib3.PoolManager = (
             urllib3.ProxyManager(proxy, **kwargs) if proxy else urllib3.PoolManager(**kwargs)  # type: ignore[arg-type]
         )
 
+    def _target(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        """The connection pool and path for a URL, looked up once (not per call)."""
+        found = self._targets.get(url)
+        if found is None:
+            parsed = urllib3.util.parse_url(url)
+            pool = self.pool.connection_from_url(url)
+            found = self._targets[url] = (pool, parsed.request_uri)
+        return found
+
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """(status, body); the body is refused past ``max_response_bytes``."""
         try:
-            response = self.pool.request(
-                "POST", url, body=body, headers=headers, preload_content=False, retries=False
-            )
+            if self.proxied:  # the proxy manager decides pools, paths and tunnels
+                response = self.pool.urlopen(
+                    "POST", url, body=body, headers=headers, preload_content=False, retries=False
+                )
+            else:
+                pool, path = self._target(url)
+                response = pool.urlopen(
+                    "POST", path, body=body, headers=headers, preload_content=False, retries=False
+                )
         except TimeoutError as exc:
             raise self._timeout() from exc
         except HTTPError as exc:
@@ -106,6 +123,7 @@ class Wire:
         )
 
     def close(self) -> None:
+        self._targets.clear()
         self.pool.clear()
 
     def _timeout(self) -> GatewayError:

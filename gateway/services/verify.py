@@ -45,7 +45,7 @@ from gateway.services.verify_record import Chunk, VerifySummary, record_chunk, r
 
 __all__ = ["VerifySummary", "pending", "verify_pending"]
 log = logging.getLogger("ansinh.verify")
-SINGLE_LOOKUP_CHUNK = 25  # persons per task when the registry only answers one at a time
+SINGLE_LOOKUP_CHUNK = 50  # persons per task when the registry only answers one at a time
 Progress = Callable[[int], None]
 Started = Callable[[int], None]
 
@@ -61,18 +61,23 @@ PERSON_COLUMNS = (
 )
 
 
-def _pending_query(programme_code: str | None, *columns: Any) -> Any:
+def _pending_query(programme_code: str | None, *columns: Any, keyset: bool = False) -> Any:
     """Proposed enrollments without a verification other than an error (NOT EXISTS on the
-    indexed enrollment_id: constant cost per row however many are already verified)."""
+    indexed enrollment_id: constant cost per row however many are already verified).
+
+    ``keyset``: pages walk the primary key (``id > after ORDER BY id LIMIT n``). The state test
+    is then written so that it cannot use the (state, unit) index — otherwise SQLite reads every
+    proposed row and sorts them for each page, quadratic over a million enrollments."""
     rv = registry_verification
     done = exists().where(rv.c.enrollment_id == enrollment.c.id, rv.c.outcome != "error")
+    state = enrollment.c.state.concat("") if keyset else enrollment.c.state
     query = select(enrollment.c.id, enrollment.c.person_id, *columns).where(
-        enrollment.c.state == EnrollmentState.PROPOSED, ~done
+        state == EnrollmentState.PROPOSED, ~done
     )
     if programme_code:
-        query = query.join(programme, programme.c.id == enrollment.c.programme_id).where(
-            programme.c.code == programme_code
-        )
+        wanted = select(programme.c.id).where(programme.c.code == programme_code)
+        column = enrollment.c.programme_id + 0 if keyset else enrollment.c.programme_id
+        query = query.where(column == wanted.scalar_subquery())
     return query
 
 
@@ -81,7 +86,7 @@ def pending(
 ) -> list[tuple[int, int]]:
     """(enrollment id, person id) still proposed and never checked without error, by id."""
     query = (
-        _pending_query(programme_code)
+        _pending_query(programme_code, keyset=True)
         .where(enrollment.c.id > after_id)
         .order_by(enrollment.c.id)
         .limit(limit)
@@ -94,7 +99,7 @@ def _candidates(
 ) -> list[Any]:
     """The next pending enrollments with what the registry is asked about their person."""
     query = (
-        _pending_query(programme_code, *PERSON_COLUMNS[1:])
+        _pending_query(programme_code, *PERSON_COLUMNS[1:], keyset=True)
         .join(person, person.c.id == enrollment.c.person_id)
         .where(enrollment.c.id > after_id)
         .order_by(enrollment.c.id)

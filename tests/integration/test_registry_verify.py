@@ -319,3 +319,31 @@ def _keys(svc: Services) -> dict[str, str]:
         "ANSINH_PII_KEY": base64.b64encode(sec.pii_key or b"").decode(),
         "ANSINH_BLIND_INDEX_KEY": base64.b64encode(sec.blind_index_key or b"").decode(),
     }
+
+
+@pytest.mark.parametrize("programme", [None, "ND20-TCXH"])
+def test_candidate_pages_walk_the_primary_key_on_sqlite(
+    tmp_path: Path, programme: str | None
+) -> None:
+    """Each page must cost the page, not the population: no per-page sort of every proposed row."""
+    import sqlite3
+
+    from sqlalchemy.dialects import sqlite
+
+    from gateway.db import migrate
+    from gateway.db.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    query = (
+        verify._pending_query(programme, keyset=True)
+        .where(enrollment.c.id > 10)
+        .order_by(enrollment.c.id)
+        .limit(500)
+    )
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+    assert "SEARCH enrollment USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
