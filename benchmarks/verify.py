@@ -93,6 +93,25 @@ def ceiling(port: int, people: list[Any], batch: int, concurrency: int) -> float
     """Persons per second the simulator answers to a client that does nothing else (the same
     requests the gateway sends, built beforehand)."""
     bodies = [_envelope(people[i : i + batch]) for i in range(0, len(people), batch)]
+    return len(people) / _post_all(port, bodies, concurrency)
+
+
+def single_ceiling(port: int, people: list[Any], concurrency: int) -> float:
+    """The same for one ``lookupPerson`` call per person."""
+    bodies = [
+        (
+            '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
+            f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns:r="{NS}"><soap:Body>'
+            f"<r:lookupPerson><r:personalId>{p.pid}</r:personalId></r:lookupPerson>"
+            "</soap:Body></soap:Envelope>"
+        ).encode()
+        for p in people
+    ]
+    return len(people) / _post_all(port, bodies, concurrency)
+
+
+def _post_all(port: int, bodies: list[bytes], concurrency: int) -> float:
+    """Seconds to post every body over ``concurrency`` keep-alive connections."""
     queue = list(reversed(bodies))
     lock = threading.Lock()
 
@@ -115,7 +134,7 @@ def ceiling(port: int, people: list[Any], batch: int, concurrency: int) -> float
         t.start()
     for t in threads:
         t.join()
-    return len(people) / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def _envelope(people: list[Any]) -> bytes:
@@ -345,6 +364,8 @@ def measure(args: argparse.Namespace, work: Path, url: str) -> dict[str, Any]:
     )
     print(f"gateway, batch operation: {batch['per_s']:,.0f} persons/s ({batch})", flush=True)
     build_gateway_db(work / "single.db", args.single_people, population)
+    single_top = single_ceiling(port, sample[: args.single_people], args.single_concurrency)
+    print(f"single-lookup ceiling (minimal client): {single_top:,.0f} persons/s", flush=True)
     single = run_gateway(
         work / "single.db", url, single_lookup_mapping(work), 1, args.single_concurrency, work
     )
@@ -362,6 +383,7 @@ def measure(args: argparse.Namespace, work: Path, url: str) -> dict[str, Any]:
         "batch_per_s": batch["per_s"],
         "single_per_s": single["per_s"],
         "ceiling_per_s": round(ceiling_rate, 1),
+        "single_ceiling_per_s": round(single_top, 1),
         "simulator_cpu_us_per_person": round(sim_cpu, 1),
         "gateway_cpu_us_per_person": batch["cpu_us_per_person"],
         "ratio": round(batch["per_s"] / ceiling_rate, 3),
