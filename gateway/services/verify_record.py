@@ -168,7 +168,9 @@ def _mark_verified(
     check_enrollment_transition(EnrollmentState.PROPOSED, EnrollmentState.VERIFIED)
     et = enrollment_transition
     for part in _parts(ids):
-        still = (enrollment.c.id.in_(part), enrollment.c.state == EnrollmentState.PROPOSED)
+        # by primary key: on the (state, unit) index SQLite would read every proposed row
+        proposed = enrollment.c.state.concat("") == EnrollmentState.PROPOSED
+        still = (enrollment.c.id.in_(part), proposed)
         conn.execute(
             insert(et).from_select(
                 ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
