@@ -292,9 +292,19 @@ def child() -> None:
         "seconds": round(seconds, 2),
         "per_s": round(summary.checked / seconds, 1),
         "cpu_us_per_person": round(cpu / max(1, summary.checked) * 1e6, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(result))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over
+    ``fork`` + ``exec``, so a child would report its parent's peak (here: the benchmark's own,
+    which holds the generated population)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def cpu_seconds(pid: int) -> float:
