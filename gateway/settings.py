@@ -50,6 +50,14 @@ class RegistrySettings:
     oauth_client_id: str | None = None
     oauth_client_secret: str | None = None
     batch_size: int = 200
+    verify_concurrency: int = 4  # registry calls in flight during bulk verification
+    xroad_issue: str | None = None
+    schema_catalog: str | None = None  # extra "URL=path;URL=path" entries for offline WSDLs
+    sender_id: str = "ansinh-gateway"  # our sender_id in SPDCI envelopes
+    registry_id: str = "registry-sim"  # the registry's sender_id (its signatures are checked)
+    async_search: bool = False  # REST: /registry/search + txn/status instead of /sync/search
+    notify_senders: str = "registry-sim=registry-sim-1"  # who may notify us: sender=key[,key]
+    proxy: str | None = None  # HTTP(S) proxy to the registry (the environment is not read)
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,14 @@ class Settings:
                 oauth_client_id=env.opt("REGISTRY_OAUTH_CLIENT_ID"),
                 oauth_client_secret=env.opt("REGISTRY_OAUTH_CLIENT_SECRET"),
                 batch_size=env.integer("REGISTRY_BATCH_SIZE", 200),
+                verify_concurrency=env.integer("REGISTRY_VERIFY_CONCURRENCY", 4),
+                xroad_issue=env.opt("REGISTRY_XROAD_ISSUE"),
+                schema_catalog=env.opt("REGISTRY_SCHEMA_CATALOG"),
+                sender_id=env.text("REGISTRY_SENDER_ID", "ansinh-gateway"),
+                registry_id=env.text("REGISTRY_ID", "registry-sim"),
+                async_search=env.flag("REGISTRY_ASYNC_SEARCH", False),
+                notify_senders=env.text("REGISTRY_NOTIFY_SENDERS", "registry-sim=registry-sim-1"),
+                proxy=env.opt("REGISTRY_PROXY"),
             ),
             payments=PaymentSettings(
                 backend=env.choice(

@@ -31,6 +31,9 @@ from gateway.refdata import admin_units, programmes
 from gateway.services.context import Services
 from gateway.settings import SecuritySettings, Settings
 
+# fixtures of the registry tests (simulator on loopback, dev PKI, seeded population)
+pytest_plugins = ["tests.registry_support"]
+
 PG_ADMIN_URL = os.environ.get("ANSINH_TEST_PG", "postgresql+psycopg://127.0.0.1:5432/test")
 KEEP = ("admin_scheme", "admin_unit", "admin_succession")
 TEST_KEYS = SecuritySettings(

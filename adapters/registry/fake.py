@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
+from adapters.registry import errors
 from adapters.registry.port import (
     ChangeEvent,
     ChangePage,
     Enrolment,
-    FieldOutcome,
     RegistryPerson,
     TickRecord,
     VerifyRequest,
     VerifyResult,
+    compare_fields,
 )
-from gateway.domain.names import compare, is_acceptable
 
-
-def compare_fields(req: VerifyRequest, rec: RegistryPerson) -> VerifyResult:
-    """The per-field comparison every registry implementation answers with."""
-    fields: dict[str, FieldOutcome] = {}
-    name_match = None
-    if req.full_name is None:
-        fields["name"] = FieldOutcome.MISSING
-    else:
-        name_match = compare(req.full_name, rec.full_name)
-        fields["name"] = FieldOutcome.MATCH if is_acceptable(name_match) else FieldOutcome.MISMATCH
-    if req.birth is None or rec.birth is None:
-        fields["birth_date"] = FieldOutcome.MISSING
-    else:
-        ok = req.birth.matches(rec.birth)
-        fields["birth_date"] = FieldOutcome.MATCH if ok else FieldOutcome.MISMATCH
-    if req.gender is None or rec.gender is None:
-        fields["gender"] = FieldOutcome.MISSING
-    else:
-        ok = req.gender == rec.gender
-        fields["gender"] = FieldOutcome.MATCH if ok else FieldOutcome.MISMATCH
-    return VerifyResult(
-        ref=req.ref,
-        found=True,
-        fields=fields,
-        name_match=name_match,
-        vital_status=rec.vital_status,
-        death_date=rec.death_date,
-    )
+PID = re.compile(r"^\d{12}$")
 
 
 class FakeRegistry:
     name = "fake"
+    max_batch = 10_000
 
     def __init__(self, people: Iterable[RegistryPerson] = ()) -> None:
         self._people: dict[str, RegistryPerson] = {}
@@ -55,6 +31,7 @@ class FakeRegistry:
         self._ticks: dict[tuple[str, str, str], TickRecord] = {}
         self._enrolments: dict[str, list[Enrolment]] = {}
         self._events: list[ChangeEvent] = []
+        self._aliases: dict[str, str] = {}  # re-issued ID -> current ID
         self.calls = 0
         for person in people:
             self.add(person)
@@ -69,7 +46,21 @@ class FakeRegistry:
         self._enrolments.setdefault(pid, []).append(enrolment)
 
     def emit(self, event: ChangeEvent) -> None:
+        """Append an event (its cursor is its position) and apply it to the record, as the
+        registry would."""
+        event = replace(event, cursor=str(len(self._events) + 1))
         self._events.append(event)
+        person = self._people.get(event.pid)
+        if person is None:
+            return
+        if event.kind == "death":
+            self.add(replace(person, vital_status="deceased", death_date=event.death_date))
+        elif event.kind == "reissue" and event.new_pid:
+            del self._people[event.pid]
+            self.add(replace(person, pid=event.new_pid))
+            self._aliases[event.pid] = event.new_pid
+        elif event.kind == "move" and event.residence:
+            self.add(replace(person, residence=event.residence))
 
     @property
     def ticks(self) -> list[TickRecord]:
@@ -78,13 +69,18 @@ class FakeRegistry:
     # -- the port ---------------------------------------------------------------------------
     def lookup(self, pid: str) -> RegistryPerson | None:
         self.calls += 1
-        return self._people.get(pid)
+        if not PID.match(pid):
+            raise errors.malformed_id()
+        return self._people.get(self._aliases.get(pid, pid))
 
     def verify(self, requests: Sequence[VerifyRequest]) -> list[VerifyResult]:
         self.calls += 1
         results = []
         for req in requests:
-            rec = self._people.get(req.pid)
+            if not PID.match(req.pid):
+                results.append(VerifyResult(req.ref, False, error_code=errors.MALFORMED_ID))
+                continue
+            rec = self._people.get(self._aliases.get(req.pid, req.pid))
             results.append(
                 VerifyResult(req.ref, False) if rec is None else compare_fields(req, rec)
             )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from gateway.domain.dates import BirthDate
+from gateway.domain.identity import Claim, Record, match_identity
 from gateway.domain.names import NameMatch
 
 
@@ -96,9 +97,34 @@ class ChangePage:
     next_cursor: str | None
 
 
+_OUTCOMES = {o.value: o for o in FieldOutcome}
+
+
+def compare_fields(req: VerifyRequest, rec: RegistryPerson) -> VerifyResult:
+    """The per-field comparison every registry implementation answers with (the gateway's own
+    identity matching, ``gateway.domain.identity``, applied to the registry's record)."""
+    found = match_identity(
+        Claim(req.pid, req.full_name, req.birth, req.gender),
+        Record(rec.full_name, rec.birth, rec.gender),
+    )
+    return VerifyResult(
+        ref=req.ref,
+        found=True,
+        fields={k: _OUTCOMES[v] for k, v in found.fields.items()},
+        name_match=found.name_match,
+        vital_status=rec.vital_status,
+        death_date=rec.death_date,
+    )
+
+
 @runtime_checkable
 class RegistryPort(Protocol):
+    """Every call may raise ``gateway.errors.GatewayError`` with a code from
+    ``adapters.registry.errors``; ``verify`` reports per-person failures in
+    ``VerifyResult.error_code`` instead, so one bad person never fails the others."""
+
     name: str
+    max_batch: int  # persons one ``verify`` call answers efficiently (1: one lookup each)
 
     def lookup(self, pid: str) -> RegistryPerson | None:
         """The registry's record for a personal ID, or None if it holds none."""

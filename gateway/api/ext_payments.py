@@ -35,7 +35,7 @@ UPLOADERS = (Role.BANK, Role.PROVINCE, Role.MINISTRY)
 AUDITORS = (Role.MINISTRY, Role.AUDITOR, Role.PROVINCE)
 
 
-class AckSchema(Schema):
+class CallbackAckSchema(Schema):
     message = fields.Dict(metadata={"description": "ack_status, correlation_id, timestamp"})
 
 
@@ -73,7 +73,7 @@ def _callback(kind: str) -> Any:
     return answer.body, 200, headers
 
 
-ACK = {"schema": AckSchema, "success": True, "description": "G2P Connect acknowledgement"}
+ACK = {"schema": CallbackAckSchema, "success": True, "description": "G2P Connect acknowledgement"}
 
 
 @blp.route("/bank/on-disburse")

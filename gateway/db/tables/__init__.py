@@ -26,6 +26,7 @@ from gateway.db.tables.reference import (
     programme,
     standard_level,
 )
+from gateway.db.tables.registry import registry_event, registry_verify_run
 from gateway.db.tables.web import qr_token_use, rate_limit_window
 
 REFERENCE_TABLES = (
@@ -75,7 +76,9 @@ __all__ = [
     "quarantine_row",
     "rate_limit_window",
     "recon_run",
+    "registry_event",
     "registry_verification",
+    "registry_verify_run",
     "standard_level",
     "tick",
 ]
