@@ -16,7 +16,6 @@ import requests
 from adapters import signing
 from adapters.http import Resilience, TlsFiles, build_session
 from adapters.registry import mapping
-from adapters.registry.factory import pinned
 from adapters.registry.fake import FakeRegistry
 from adapters.registry.oauth import TokenSource
 from adapters.registry.port import ChangeEvent, Enrolment, RegistryPerson, Residence
@@ -120,7 +119,7 @@ _WIRES: list[Wire] = []
 
 
 def _session(http: HttpSettings, tls: TlsFiles | None = None) -> requests.Session:
-    session = pinned(build_session(http, tls))
+    session = build_session(http, tls)
     _SESSIONS.append(session)
     return session
 

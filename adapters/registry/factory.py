@@ -41,20 +41,7 @@ def _session(settings: Settings, url: str) -> requests.Session:
     reg = settings.registry
     tls = _tls(settings, url)
     pool = _pool(settings)
-    session = pinned(build_session(settings.http, tls, pool=pool))
-    if reg.proxy:
-        session.proxies = {"http": reg.proxy, "https": reg.proxy}
-    return session
-
-
-def pinned(session: requests.Session) -> requests.Session:
-    """The registry session takes nothing from the environment: requests would let
-    REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``session.verify`` (psf/requests#3829), silently
-    swapping the registry's pinned CA for the system store, and it scans every environment
-    variable for proxy settings on each request (~0.8 ms of CPU a call). A proxy, if one is
-    needed, is configured explicitly (ANSINH_REGISTRY_PROXY)."""
-    session.trust_env = False
-    return session
+    return build_session(settings.http, tls, pool=pool, proxy=reg.proxy)
 
 
 def catalog(reg: RegistrySettings) -> dict[str, Path]:

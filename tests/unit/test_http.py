@@ -112,3 +112,19 @@ def test_oversized_answers_are_refused() -> None:
     with pytest.raises(UpstreamProtocolError) as exc:
         read_limited(response, 1024, "registry")
     assert exc.value.code == "registry.oversized"
+
+
+def test_sessions_ignore_the_environment_and_keep_the_pinned_ca(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from adapters.http import TlsFiles
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("pinned")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    session = build_session(HttpSettings(), TlsFiles(ca=ca))
+    settings = session.merge_environment_settings("https://peer.test/", {}, None, None, None)
+    assert settings["verify"] == str(ca) and settings["proxies"] == {}
+    explicit = build_session(HttpSettings(), proxy="http://10.0.0.1:3128")
+    assert explicit.proxies == {"http": "http://10.0.0.1:3128", "https": "http://10.0.0.1:3128"}
