@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
+from adapters.registry.port import Enrolment
 from gateway.db.tables import admin_unit, enrollment, person, programme, tick
+from gateway.domain.programmes import ExclusionGroup
 from gateway.domain.states import FlagKind
+from gateway.errors import GatewayError
 from gateway.security.vault import Purpose
 from gateway.services.catalogue import load_catalogue
 from gateway.services.context import Services
@@ -61,31 +65,45 @@ def registry_enrolled(
     with svc.db.read() as conn:
         groups = load_catalogue(conn).groups
     hits: list[Hit] = []
-    for r in rows:
-        own = (r.code, f"{r.scheme}:{r.unit_code}")
-        group = groups.get(r.exclusion_group) if r.exclusion_group else None
-        for e in svc.registry.enrolled(svc.vault.decrypt(r.pid_enc, Purpose.PID)):
-            if e.exclusion_group not in (None, r.exclusion_group) or e.period not in (None, period):
-                continue
-            if (e.programme, e.locality) == own or (r.person_id, e.programme, e.locality) in ours:
-                continue  # our own enrollment or payment, as the registry knows it
-            if group is not None and e.programme != r.code and group.allows(r.code, e.programme):
-                continue  # a combination the law allows
-            hits.append(
-                (
-                    int(r.id),
-                    FlagKind.ENROLLED_ELSEWHERE,
-                    f"{e.programme}:{e.locality}",
-                    {
-                        "programme": e.programme,
-                        "locality": e.locality,
-                        "status": e.status,
-                        "period": e.period,
-                    },
-                )
-            )
+    try:
+        for r in rows:
+            answer = svc.registry.enrolled(svc.vault.decrypt(r.pid_enc, Purpose.PID))
+            group = groups.get(r.exclusion_group) if r.exclusion_group else None
+            hits += _elsewhere(r, answer, group, ours, period)
+    except GatewayError:
+        # the registry stopped answering: keep what it did say, then let the caller decide
+        with svc.db.begin() as conn:
+            flag_all(conn, hits, now)
+        raise
     with svc.db.begin() as conn:
         return flag_all(conn, hits, now)
+
+
+def _elsewhere(
+    r: Any,
+    answer: Sequence[Enrolment],
+    group: ExclusionGroup | None,
+    ours: set[tuple[int, str, str]],
+    period: str,
+) -> list[Hit]:
+    """The registry's enrolments of one candidate that are another programme or locality."""
+    own = (r.code, f"{r.scheme}:{r.unit_code}")
+    hits: list[Hit] = []
+    for e in answer:
+        if e.exclusion_group not in (None, r.exclusion_group) or e.period not in (None, period):
+            continue
+        if (e.programme, e.locality) == own or (r.person_id, e.programme, e.locality) in ours:
+            continue  # our own enrollment or payment, as the registry knows it
+        if group is not None and e.programme != r.code and group.allows(r.code, e.programme):
+            continue  # a combination the law allows
+        detail: dict[str, object] = {
+            "programme": e.programme,
+            "locality": e.locality,
+            "status": e.status,
+            "period": e.period,
+        }
+        hits.append((int(r.id), FlagKind.ENROLLED_ELSEWHERE, f"{e.programme}:{e.locality}", detail))
+    return hits
 
 
 def _local_ticks(

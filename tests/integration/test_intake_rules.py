@@ -268,3 +268,34 @@ def test_officer_moves_keep_actor_reason_role_and_scope(svc: Services) -> None:
         "enrollment.rejected",
         "enrollment.proposed",
     ]
+
+
+def test_what_the_registry_said_before_it_stopped_answering_is_kept(
+    svc: Services, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.services import screen
+
+    registry = fakes["registry"]
+    _import(svc, "ND20-TCXH", [_row("A"), _row("B"), _row("C")])
+    for key in ("A", "B", "C"):
+        registry.add_enrolment(
+            PEOPLE[key][0], Enrolment("ND20-TCXH", "2025-07:26740", PERIOD, "ticked")
+        )
+    answered = registry.enrolled
+    calls: list[str] = []
+
+    def flaky(pid: str) -> list[Enrolment]:
+        calls.append(pid)
+        if len(calls) > 1:
+            raise UpstreamUnavailable("registry down", "CSDL dân cư không phản hồi")
+        return answered(pid)
+
+    monkeypatch.setattr(registry, "enrolled", flaky)
+    with pytest.raises(UpstreamUnavailable):
+        screen.screen(svc, "ND20-TCXH", PERIOD, consult_registry=True)
+    flagged = [
+        key
+        for key in ("A", "B", "C")
+        if "enrolled_elsewhere" in _flags(svc, key).get("ND20-TCXH", set())
+    ]
+    assert len(calls) == 2 and len(flagged) == 1  # the first answer was kept
