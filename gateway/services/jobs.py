@@ -220,11 +220,11 @@ def take_row_lock(svc: Services, name: str, holder: str, ttl_seconds: int) -> bo
     expires = now + dt.timedelta(seconds=ttl_seconds)
     with svc.db.begin() as conn:  # BEGIN IMMEDIATE on SQLite: lockers queue, never interleave
         inserted = conn.execute(
-            insert_ignore(conn, job_lock).values(
-                name=name, holder=holder, acquired_at=now, expires_at=expires
-            )
-        ).rowcount
-        if inserted:
+            insert_ignore(conn, job_lock)
+            .values(name=name, holder=holder, acquired_at=now, expires_at=expires)
+            .returning(job_lock.c.name)  # rowcount of ON CONFLICT DO NOTHING is -1 on psycopg
+        ).first()
+        if inserted is not None:
             return True
         stale = conn.execute(
             select(job_lock.c.holder).where(job_lock.c.name == name, job_lock.c.expires_at < now)
