@@ -50,9 +50,9 @@ def scheduler(cli: CliContext, only: tuple[str, ...], every: int | None) -> None
 
     if every is not None and not only:
         raise click.UsageError("--every needs --only: it never changes every job's schedule")
+    specs = _specs(only)
     settings = cli.settings
     logs.configure(settings.log_level, json_output=settings.log_json)
-    specs = _specs(only)
     runner = Runner(cli.services, specs, every={n: every for n in specs} if every else None)
     stop = threading.Event()
 

@@ -301,16 +301,14 @@ def run_once(
             if not held:
                 result.outcome, result.counts = SKIPPED, {"reason": OVERLAP}
                 result.error = f"{OVERLAP}: the previous run of {lock or job} is still going"
-                finish(svc, run_id, result.outcome, result.counts, result.error)
-                log.warning("job %s trigger %s skipped: previous run still going", job, key)
-                return result
-            try:
-                counts = fn(svc)
-            except Exception as exc:
-                log.exception("job %s trigger %s failed", job, key)
-                result.outcome, result.error = FAILED, error_text(exc)
             else:
-                result.outcome, result.counts = SUCCEEDED, _jsonable(counts or {})
+                try:
+                    counts = fn(svc)
+                except Exception as exc:
+                    log.exception("job %s trigger %s failed", job, key)
+                    result.outcome, result.error = FAILED, error_text(exc)
+                else:
+                    result.outcome, result.counts = SUCCEEDED, _jsonable(counts or {})
             finish(svc, run_id, result.outcome, result.counts, result.error)
     except SQLAlchemyError as exc:  # the database itself failed: try to say so, never raise
         log.exception("job %s trigger %s: recording the run failed", job, key)
@@ -319,11 +317,13 @@ def run_once(
             finish(svc, run_id, FAILED, result.counts, result.error)
         except SQLAlchemyError:
             log.error("job %s trigger %s left as running: database unavailable", job, key)
-    log.info(
-        "job %s trigger %s %s",
+    log.log(
+        logging.INFO if result.outcome == SUCCEEDED else logging.WARNING,
+        "job %s trigger %s %s%s",
         job,
         key,
         result.outcome,
+        f" ({result.error})" if result.error else "",
         extra={
             "job": job,
             "trigger_key": key,

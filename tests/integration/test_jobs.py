@@ -135,9 +135,8 @@ def test_jobs_sharing_a_lock_do_not_overlap(svc: Services) -> None:
         skipped = jobs.run_once(svc, "reconcile.full", fn, "k1", lock="reconcile")
         other = jobs.run_once(svc, "unrelated", fn, "k1")
     assert skipped.outcome == "skipped" and other.outcome == "succeeded"
-    assert jobs.run_once(svc, "reconcile.full", fn, "k2", lock="reconcile").outcome == (
-        "succeeded"
-    )
+    assert jobs.run_once(svc, "reconcile.full", fn, "k2", lock="reconcile").outcome == ("succeeded")
+    assert len(calls) == 2  # the unrelated job and the second reconcile, not the skipped one
 
 
 def test_lock_row_expires_and_is_taken_over(svc: Services) -> None:
