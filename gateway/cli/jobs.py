@@ -1,5 +1,6 @@
 """``ansinh scheduler`` (run the scheduled jobs in the foreground) and ``ansinh jobs list / run /
-runs`` (what is scheduled, trigger one by hand, recent run records). docs/scheduling.md."""
+runs / dead-letters / retry-dead`` (what is scheduled, trigger one by hand, recent run records,
+the outbox's dead letters). docs/scheduling.md."""
 
 from __future__ import annotations
 
@@ -186,10 +187,65 @@ def runs(cli: CliContext, job_name: str | None, limit: int, as_json: bool) -> No
     )
 
 
+@jobs_group.command("dead-letters")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def dead_letters(cli: CliContext, as_json: bool) -> None:
+    """Outbox messages that failed for good (also at /ops/dead-letters)."""
+    from gateway.security.principal import Actor
+    from gateway.services.workspace import ops
+
+    svc = cli.services
+    out: list[dict[str, Any]] = []
+    after = 0
+    with svc.db.read() as conn:
+        while True:
+            rows, nxt = ops.dead_letters(conn, Actor.system("cli"), after_id=after, limit=500)
+            out += [
+                {
+                    "id": r.id,
+                    "topic": r.topic,
+                    "dedup_key": r.dedup_key,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "created_at": _iso(r.created_at),
+                }
+                for r in rows
+            ]
+            if nxt is None:
+                break
+            after = nxt
+    if as_json:
+        emit_json(out)
+        return
+    table(
+        ["id", "topic", "key", "attempts", "created", "last error"],
+        [
+            (d["id"], d["topic"], d["dedup_key"], d["attempts"], d["created_at"], d["last_error"])
+            for d in out
+        ],
+    )
+
+
+@jobs_group.command("retry-dead")
+@click.argument("message_id", type=int)
+@pass_cli
+def retry_dead(cli: CliContext, message_id: int) -> None:
+    """Put one dead letter back in the outbox queue (audited); the next ``outbox.dispatch``
+    delivers it."""
+    from gateway.errors import GatewayError
+    from gateway.security.principal import Actor
+    from gateway.services.workspace import ops
+
+    try:
+        ops.retry_dead_letter(cli.services, Actor.system("cli"), message_id)
+    except GatewayError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    click.echo(f"message {message_id} queued again")
+
+
 def _iso(value: Any) -> str | None:
     """Stored times are UTC (SQLite hands them back without a zone)."""
-    import datetime as dt
-
     if value is None:
         return None
     if isinstance(value, dt.datetime):

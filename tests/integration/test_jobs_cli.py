@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from adapters.payments.port import ConfirmationItem, InboundMessage
 from gateway.cli import main
 from gateway.cli.jobs import EXIT_SKIPPED
-from gateway.db.tables import job_run, outbox_message
+from gateway.db.tables import audit_event, job_run, outbox_message
 from gateway.services import confirm, disburse, jobs
 from gateway.services.context import Services
 from gateway.services.ticks import TICK_TOPIC
@@ -118,3 +118,33 @@ def test_unknown_job_names_and_every_without_only_are_refused(run) -> None:
     assert "no such job: nope" in run("jobs", "run", "nope", code=1)
     assert "--every needs --only" in run("scheduler", "--every", "1", code=2)
     assert "no such job" in run("scheduler", "--only", "nope", code=1)
+
+
+def test_operators_list_and_retry_dead_letters(run, svc: Services) -> None:
+    now = svc.clock()
+    with svc.db.begin() as conn:
+        conn.execute(
+            insert(outbox_message).values(
+                topic=TICK_TOPIC,
+                dedup_key="tick:dead",
+                payload={},
+                status="dead",
+                attempts=8,
+                last_error="registry.unavailable: registry did not answer",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    (dead,) = run("jobs", "dead-letters", "--json")
+    assert dead["attempts"] == 8 and dead["last_error"].startswith("registry.unavailable")
+    assert "queued again" in run("jobs", "retry-dead", str(dead["id"]))
+    assert run("jobs", "dead-letters", "--json") == []
+    assert "outbox.not_dead" in run("jobs", "retry-dead", str(dead["id"]), code=1)
+    with svc.db.read() as conn:
+        status = conn.execute(select(outbox_message.c.status)).scalar_one()
+        audited = conn.execute(
+            select(func.count())
+            .select_from(audit_event)
+            .where(audit_event.c.action == "outbox.retry")
+        ).scalar_one()
+    assert status == "pending" and audited == 1
