@@ -45,7 +45,11 @@ log = logging.getLogger("ansinh.jobs")
 
 SUCCEEDED, FAILED, SKIPPED, RUNNING = "succeeded", "failed", "skipped", "running"
 OVERLAP, MISSED = "overlap", "missed"
-LOCK_TTL_SECONDS = 120  # SQLite lock rows: renewed every third of this while the run lasts
+# SQLite lock rows: renewed every sixth of this while the run lasts. It bounds how long a dead
+# holder blocks the job, and must outlast a renewal held up by another job's long write
+# transaction (SQLite has one writer; the renewal waits up to the 30 s busy timeout, then tries
+# again at the next beat).
+LOCK_TTL_SECONDS = 300
 ERROR_CHARS = 500
 
 
@@ -260,7 +264,7 @@ def release_row_lock(svc: Services, name: str, holder: str) -> None:
 def _heartbeat(
     svc: Services, name: str, holder: str, ttl_seconds: int, stop: threading.Event
 ) -> None:
-    while not stop.wait(ttl_seconds / 3):
+    while not stop.wait(ttl_seconds / 6):
         try:
             if not renew_row_lock(svc, name, holder, ttl_seconds):
                 log.error("lock of job %s was taken over while its run was still going", name)

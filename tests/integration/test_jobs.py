@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db.tables import job_lock, job_run
+from gateway.errors import GatewayError
 from gateway.services import jobs
 from gateway.services.context import Services
 from schedules.runner import Runner, next_fire, trigger_for
@@ -268,3 +269,16 @@ def test_a_failing_job_never_stops_the_scheduler(svc: Services) -> None:
     keys = [r.trigger_key for r in failed]
     assert len(set(keys)) == len(keys)
     assert all(r.outcome == "succeeded" for r in _runs(svc, "demo.ok"))
+
+
+def test_our_own_errors_are_recorded_by_code_and_message(svc: Services) -> None:
+    def unavailable(svc: Services) -> dict[str, Any]:
+        raise GatewayError(
+            "registry did not answer", "cơ sở dữ liệu không trả lời", code="registry.unavailable"
+        )
+
+    assert jobs.run_once(svc, "demo.gw", unavailable, "k").error == (
+        "registry.unavailable: registry did not answer"
+    )
+    (row,) = _runs(svc, "demo.gw")
+    assert row.error == "registry.unavailable: registry did not answer"
