@@ -282,3 +282,24 @@ def test_our_own_errors_are_recorded_by_code_and_message(svc: Services) -> None:
     )
     (row,) = _runs(svc, "demo.gw")
     assert row.error == "registry.unavailable: registry did not answer"
+
+
+def test_a_scheduler_waking_late_records_the_missed_trigger_once(svc: Services) -> None:
+    """Through APScheduler: a job whose due time passed long ago (a suspended host) is not
+    run on waking; coalesced into one firing, it is recorded as missed."""
+    calls, fn = _counter()
+    spec = JobSpec("demo.late", "", fn, interval_seconds=3600, misfire_grace_seconds=60)
+    scheduler = Runner(svc, {spec.name: spec}).scheduler()
+    scheduler.start(paused=True)
+    due = svc.clock().replace(microsecond=0) - dt.timedelta(minutes=10)
+    try:
+        scheduler.modify_job(spec.name, next_run_time=due - dt.timedelta(hours=2))
+        scheduler.resume()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _runs(svc, spec.name):
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    (row,) = _runs(svc, spec.name)  # three due times (−2 h 10, −1 h 10, −10 min): one record
+    assert row.outcome == "skipped" and row.counts["reason"] == "missed"
+    assert row.trigger_key == jobs.trigger_key(due) and not calls
