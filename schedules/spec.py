@@ -24,7 +24,21 @@ class JobSpec:
     fn: JobFn
     cron: str | None = None  # crontab expression ("0 2 * * *"), or
     interval_seconds: int | None = None  # a fixed interval
-    misfire_grace_seconds: int = 300
+    misfire_grace_seconds: int = 300  # a firing later than this is recorded as missed, not run
+    # The database lock the run holds (the job's name by default). Jobs that must not run at
+    # the same time as each other share one (the incremental and full reconciliations).
+    lock: str | None = None
+
+    @property
+    def lock_name(self) -> str:
+        return self.lock or self.name
+
+    @property
+    def schedule(self) -> str:
+        """How it is scheduled, for people: ``cron 5 * * * *`` or ``every 300 s``."""
+        if self.cron:
+            return f"cron {self.cron}"
+        return f"every {self.interval_seconds} s"
 
 
 def discover() -> dict[str, JobSpec]:
