@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from gateway.db.tables import programme
+from gateway.domain.case_actions import ACTION_LABELS, applicable
 from gateway.domain.states import APPROVERS, CASE_WORKERS, READERS, MismatchType
 from gateway.errors import Unauthorized, ValidationFailed
 from gateway.services import enrollments
@@ -159,6 +160,11 @@ def resolution_service() -> Any:
     return module if hasattr(module, "resolve") else None
 
 
+def case_actions(case_type: str) -> list[tuple[str, str, str]]:
+    """(value, vi, en) of the actions this case type allows, for the resolve form."""
+    return [(a.value, *ACTION_LABELS[a]) for a in applicable(case_type)]
+
+
 @web.route("/cases/<int:case_id>")
 @officer(READERS)
 def case_page(case_id: int) -> Any:
@@ -170,6 +176,7 @@ def case_page(case_id: int) -> Any:
         v=view,
         form=ResolveForm(),
         can_resolve=resolution_service() is not None and actor().role in CASE_WORKERS,
+        actions=case_actions(view.case.type),
     )
 
 
@@ -199,13 +206,23 @@ def resolve_case(case_id: int) -> Any:
                 form.action.data,
                 form.reason.data,
                 evidence_ref=form.evidence_ref.data or None,
+                merge_into=form.merge_into.data or None,
             )
         except ValidationFailed as exc:
             apply_problems(form, exc)
         else:
             flash(tr("Đã xử lý vụ việc.", "Case resolved."))
             return redirect(url_for("web.case_page", case_id=case_id))
-    return render_template("web/case.html", v=view, form=form, can_resolve=True), 422
+    return (
+        render_template(
+            "web/case.html",
+            v=view,
+            form=form,
+            can_resolve=True,
+            actions=case_actions(view.case.type),
+        ),
+        422,
+    )
 
 
 # -- enrollments ------------------------------------------------------------------------------
