@@ -418,22 +418,17 @@ def resolve(
     _require_worker(actor)
     reason = (reason or "").strip()
     evidence_ref = (evidence_ref or "").strip() or None
-    _validate(action, reason, evidence_ref, merge_into)
+    with svc.db.read() as conn:  # scope first: outside it the case does not exist
+        seen = _load(conn, actor, case_id)
+    if seen.status != "open":
+        raise _already(seen)
+    _validate(seen.type, action, reason, evidence_ref, merge_into)
     now = svc.clock()
     remote: list[str] = []
     with svc.db.begin() as conn:
         row = _load(conn, actor, case_id, lock=True)
         if row.status != "open":
             raise _already(row)
-        if action not in applicable(row.type):
-            allowed = ", ".join(applicable(row.type))
-            raise problem(
-                "action",
-                "case.action_not_applicable",
-                f"{action} does not apply to a {row.type} case (allowed: {allowed})",
-                f"hành động {action} không áp dụng cho vụ việc loại {row.type} "
-                f"(được phép: {allowed})",
-            )
         ctx = Ctx(svc, conn, actor, row, reason, evidence_ref, merge_into, now)
         detail = HANDLERS[CaseAction(action)](ctx)
         remote = detail.pop(CANCEL_AT_CHANNEL, [])
@@ -470,8 +465,16 @@ def resolve(
     return result
 
 
-def _validate(action: str, reason: str, evidence_ref: str | None, merge_into: int | None) -> None:
+def _validate(
+    case_type: str,
+    action: str,
+    reason: str,
+    evidence_ref: str | None,
+    merge_into: int | None,
+) -> None:
+    """Every problem of the input at once, each naming its field."""
     problems: list[FieldProblem] = []
+    allowed = applicable(case_type)
     if action not in {a.value for a in CaseAction}:
         problems.append(
             FieldProblem(
@@ -481,6 +484,18 @@ def _validate(action: str, reason: str, evidence_ref: str | None, merge_into: in
                 f"{action!r} không phải hành động xử lý vụ việc",
             )
         )
+    elif action not in allowed:
+        names = ", ".join(allowed)
+        problems.append(
+            FieldProblem(
+                "action",
+                "case.action_not_applicable",
+                f"{action} does not apply to a {case_type} case (allowed: {names})",
+                f"hành động {action} không áp dụng cho vụ việc loại {case_type} "
+                f"(được phép: {names})",
+            )
+        )
+        action = ""  # its own requirements do not matter
     if not reason:
         problems.append(
             FieldProblem("reason", "reason.required", "a reason is required", "phải ghi lý do")

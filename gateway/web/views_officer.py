@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gateway.db.tables import programme
 from gateway.domain.case_actions import ACTION_LABELS, applicable
 from gateway.domain.states import APPROVERS, CASE_WORKERS, READERS, MismatchType
-from gateway.errors import Unauthorized, ValidationFailed
+from gateway.errors import GatewayError, Unauthorized, ValidationFailed
 from gateway.services import enrollments
 from gateway.services.workspace import casequeue
 from gateway.services.workspace import dashboard as dash
@@ -187,6 +187,7 @@ def resolve_case(case_id: int) -> Any:
     with svc.db.read() as conn:  # scope first: a case outside it is 404 whatever the form says
         view = casequeue.get_case_view(conn, svc.vault, actor(), case_id)
     form = ResolveForm()
+    status = 422
     cases_service = resolution_service()
     if cases_service is None:
         flash(
@@ -210,6 +211,11 @@ def resolve_case(case_id: int) -> Any:
             )
         except ValidationFailed as exc:
             apply_problems(form, exc)
+        except GatewayError as exc:
+            if exc.status != 409:  # resolved meanwhile, a payment still live: say so on the page
+                raise
+            flash(tr(exc.message_vi, exc.message), "error")
+            status = 409
         else:
             flash(tr("Đã xử lý vụ việc.", "Case resolved."))
             return redirect(url_for("web.case_page", case_id=case_id))
@@ -221,7 +227,7 @@ def resolve_case(case_id: int) -> Any:
             can_resolve=True,
             actions=case_actions(view.case.type),
         ),
-        422,
+        status,
     )
 
 
