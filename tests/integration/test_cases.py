@@ -295,6 +295,31 @@ def test_cancel_entitlement_reason_scope_roles_and_applicability(
     assert row.resolution_reason == "Đã mất theo giấy báo tử số 12" and row.closed_at is not None
 
 
+def test_cancel_entitlement_asks_the_channel_to_stop_a_sent_payment(
+    svc: Services, world: WebWorld
+) -> None:
+    send_doorstep_batch(svc, world)
+    eid = world.payable[0]
+    (sent,) = instructions(svc, eid)
+    case = open_case(svc, world, "ticked_elsewhere", eid, dedup_key=f"e:{eid}:X")
+    done = cases.resolve(svc, officer(svc, "xa"), case, "cancel_entitlement", "Đã nhận ở tỉnh khác")
+    # the fake post office answers that the cash was already paid out: the payment stays sent
+    assert done.detail["channel_cancel"] == {sent.reference: "rjct.already_executed"}
+    assert done.detail["cancelled_payments"] == []
+    (after,) = instructions(svc, eid)
+    with svc.db.read() as conn:
+        state = conn.execute(select(enrollment.c.state).where(enrollment.c.id == eid)).scalar()
+        actions = list(
+            conn.execute(
+                select(audit_event.c.action).where(
+                    audit_event.c.action.in_(("case.cancel_entitlement", "payment.cancel"))
+                )
+            ).scalars()
+        )
+    assert after.state == "sent" and state == "cancelled"
+    assert actions == ["case.cancel_entitlement", "payment.cancel"]
+
+
 def test_false_positive_stays_resolved_and_assignment_stays_in_scope(
     svc: Services, world: WebWorld
 ) -> None:
