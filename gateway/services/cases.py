@@ -150,12 +150,12 @@ def list_cases(
     if filters.unit_id is not None:
         if not units.in_scope(conn, actor, filters.unit_id):
             raise units_outside("unit")
-        unit = units.get(conn, filters.unit_id)
+        root = units.get(conn, filters.unit_id)
         where.append(
             c.unit_id.in_(
                 select(admin_unit.c.id).where(
-                    admin_unit.c.scheme == unit.scheme,
-                    admin_unit.c.path.startswith(unit.path, autoescape=True),
+                    admin_unit.c.scheme == root.scheme,
+                    admin_unit.c.path.startswith(root.path, autoescape=True),
                 )
             )
         )
@@ -177,11 +177,16 @@ def list_cases(
     if cursor is not None:
         at, last_id = dt.datetime.fromisoformat(cursor[0]), int(cursor[1])
         where.append(or_(c.opened_at > at, and_(c.opened_at == at, c.id > last_id)))
+    # the page from mismatch_case alone (its queue index gives the order); names after, by id
     rows = conn.execute(
         select(
             c.id,
             c.type,
             c.status,
+            c.unit_id,
+            c.programme_id,
+            c.person_id,
+            c.assignee_id,
             c.period,
             c.evidence,
             c.opened_at,
@@ -189,40 +194,41 @@ def list_cases(
             c.resolution,
             c.enrollment_id,
             c.instruction_id,
-            admin_unit.c.scheme,
-            admin_unit.c.code.label("unit_code"),
-            admin_unit.c.name.label("unit_name"),
-            programme.c.code.label("programme"),
-            person.c.full_name,
-            app_user.c.username.label("assignee"),
         )
-        .outerjoin(admin_unit, admin_unit.c.id == c.unit_id)
-        .outerjoin(programme, programme.c.id == c.programme_id)
-        .outerjoin(person, person.c.id == c.person_id)
-        .outerjoin(app_user, app_user.c.id == c.assignee_id)
         .where(*where)
         .order_by(c.opened_at, c.id)
         .limit(limit + 1)
     ).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    unit_of = _by_id(
+        conn,
+        admin_unit,
+        (admin_unit.c.scheme, admin_unit.c.code, admin_unit.c.name),
+        {r.unit_id for r in rows},
+    )
+    code_of = _by_id(conn, programme, (programme.c.code,), {r.programme_id for r in rows})
+    name_of = _by_id(conn, person, (person.c.full_name,), {r.person_id for r in rows})
+    user_of = _by_id(conn, app_user, (app_user.c.username,), {r.assignee_id for r in rows})
     out = []
     for r in rows:
         opened = aware(r.opened_at) or now
+        unit = unit_of.get(r.unit_id)
+        name = name_of.get(r.person_id)
         out.append(
             {
                 "id": r.id,
                 "type": r.type,
                 "status": r.status,
-                "unit": f"{r.scheme}:{r.unit_code}" if r.unit_code else None,
-                "unit_name": r.unit_name,
-                "programme": r.programme,
+                "unit": f"{unit.scheme}:{unit.code}" if unit else None,
+                "unit_name": unit.name if unit else None,
+                "programme": code_of[r.programme_id].code if r.programme_id in code_of else None,
                 "period": r.period,
-                "person": mask_name(r.full_name) if r.full_name else None,
+                "person": mask_name(name.full_name) if name else None,
                 "amount": (r.evidence or {}).get("amount"),
                 "enrollment_id": r.enrollment_id,
                 "instruction_id": r.instruction_id,
-                "assignee": r.assignee,
+                "assignee": user_of[r.assignee_id].username if r.assignee_id in user_of else None,
                 "opened_at": opened,
                 "age_days": max(0, (now - opened).days),
                 "resolution": r.resolution,
@@ -231,6 +237,14 @@ def list_cases(
         )
     nxt = encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
     return CasePage(out, nxt)
+
+
+def _by_id(conn: Connection, table: Any, columns: tuple[Any, ...], ids: set[Any]) -> dict[Any, Any]:
+    """Rows of ``table`` by id for the ids of one page (one query per table, at most 50 ids)."""
+    ids.discard(None)
+    if not ids:
+        return {}
+    return {r.id: r for r in conn.execute(select(table.c.id, *columns).where(table.c.id.in_(ids)))}
 
 
 def units_outside(field: str) -> ValidationFailed:
