@@ -8,20 +8,17 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
+    IntegerField,
     PasswordField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
+
+from gateway.domain.case_actions import CaseAction
 
 REQUIRED = "Bắt buộc nhập|Required"
-RESOLUTIONS = (
-    "confirm_paid",
-    "reissue_payment",
-    "cancel_entitlement",
-    "false_positive",
-    "merge_persons",
-)
+RESOLUTIONS = tuple(a.value for a in CaseAction)  # what gateway.services.cases.resolve takes
 
 
 class LoginForm(FlaskForm):
@@ -54,6 +51,12 @@ class ResolveForm(FlaskForm):
         validators=[DataRequired("Phải ghi lý do|A reason is required"), Length(max=2000)]
     )
     evidence_ref = StringField(validators=[Optional(), Length(max=120)])
+    merge_into = IntegerField(  # merge_persons: the person who remains
+        validators=[
+            Optional(),
+            NumberRange(min=1, message="Mã người không hợp lệ|Not a valid person id"),
+        ]
+    )
 
 
 class DiscardForm(FlaskForm):

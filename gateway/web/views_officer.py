@@ -9,8 +9,9 @@ from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from gateway.db.tables import programme
+from gateway.domain.case_actions import ACTION_LABELS, applicable
 from gateway.domain.states import APPROVERS, CASE_WORKERS, READERS, MismatchType
-from gateway.errors import Unauthorized, ValidationFailed
+from gateway.errors import GatewayError, Unauthorized, ValidationFailed
 from gateway.services import enrollments
 from gateway.services.workspace import casequeue
 from gateway.services.workspace import dashboard as dash
@@ -159,6 +160,11 @@ def resolution_service() -> Any:
     return module if hasattr(module, "resolve") else None
 
 
+def case_actions(case_type: str) -> list[tuple[str, str, str]]:
+    """(value, vi, en) of the actions this case type allows, for the resolve form."""
+    return [(a.value, *ACTION_LABELS[a]) for a in applicable(case_type)]
+
+
 @web.route("/cases/<int:case_id>")
 @officer(READERS)
 def case_page(case_id: int) -> Any:
@@ -170,6 +176,7 @@ def case_page(case_id: int) -> Any:
         v=view,
         form=ResolveForm(),
         can_resolve=resolution_service() is not None and actor().role in CASE_WORKERS,
+        actions=case_actions(view.case.type),
     )
 
 
@@ -180,6 +187,7 @@ def resolve_case(case_id: int) -> Any:
     with svc.db.read() as conn:  # scope first: a case outside it is 404 whatever the form says
         view = casequeue.get_case_view(conn, svc.vault, actor(), case_id)
     form = ResolveForm()
+    status = 422
     cases_service = resolution_service()
     if cases_service is None:
         flash(
@@ -199,13 +207,28 @@ def resolve_case(case_id: int) -> Any:
                 form.action.data,
                 form.reason.data,
                 evidence_ref=form.evidence_ref.data or None,
+                merge_into=form.merge_into.data or None,
             )
         except ValidationFailed as exc:
             apply_problems(form, exc)
+        except GatewayError as exc:
+            if exc.status != 409:  # resolved meanwhile, a payment still live: say so on the page
+                raise
+            flash(tr(exc.message_vi, exc.message), "error")
+            status = 409
         else:
             flash(tr("Đã xử lý vụ việc.", "Case resolved."))
             return redirect(url_for("web.case_page", case_id=case_id))
-    return render_template("web/case.html", v=view, form=form, can_resolve=True), 422
+    return (
+        render_template(
+            "web/case.html",
+            v=view,
+            form=form,
+            can_resolve=True,
+            actions=case_actions(view.case.type),
+        ),
+        status,
+    )
 
 
 # -- enrollments ------------------------------------------------------------------------------

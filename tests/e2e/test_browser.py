@@ -174,6 +174,45 @@ def test_filter_the_queue_and_open_a_case(site: Site, browser: Browser) -> None:
     shoot(phone, site, "case-phone")
 
 
+def test_resolve_a_case(site: Site, browser: Browser) -> None:
+    with site.svc.db.begin() as conn:
+        case_id = conn.execute(
+            insert(mismatch_case)
+            .values(
+                type="not_found",
+                dedup_key="browser:resolve",
+                status="open",
+                unit_id=site.world.commune_id,
+                programme_id=site.world.programme_id,
+                period="2026-08",
+                enrollment_id=site.world.clean_verified[1],
+                evidence={"fields": "not in the registry"},
+                opened_at=site.svc.clock(),
+            )
+            .returning(mismatch_case.c.id)
+        ).scalar_one()
+    page = open_page(browser)
+    sign_in(page, site, "xa")
+    page.goto(f"{site.url}/cases/{case_id}")
+    page.select_option("#action", "false_positive")
+    page.click("#resolve button[type=submit]")  # no reason: refused next to the field
+    expect(page.locator("#reason-error")).to_contain_text("Phải ghi lý do")
+    shoot(page, site, "case-resolve-error")
+    page.select_option("#action", "false_positive")
+    page.fill("#reason", "Đã tìm thấy trong CSDL bằng số CMND cũ")
+    page.click("#resolve button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("Đã xử lý vụ việc.")
+    expect(page.locator("#history")).to_contain_text("Đã tìm thấy trong CSDL bằng số CMND cũ")
+    expect(page.locator("#resolution")).to_contain_text("false_positive")
+    expect(page.locator("#resolve button[type=submit]")).to_be_disabled()
+    shoot(page, site, "case-resolved")
+    with site.svc.db.read() as conn:
+        status = conn.execute(
+            select(mismatch_case.c.status).where(mismatch_case.c.id == case_id)
+        ).scalar()
+    assert status == "resolved"
+
+
 def test_approve_with_and_without_override(site: Site, browser: Browser) -> None:
     clean, flagged = site.world.clean_verified[0], site.world.clean_verified[2]
     with site.svc.db.begin() as conn:

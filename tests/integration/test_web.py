@@ -380,6 +380,72 @@ def test_queue_filters_and_keyset_pages(client: Any, world: WebWorld, svc: Servi
     assert ages and min(ages) >= 30
 
 
+def test_resolve_a_case_through_the_page(client: Any, world: WebWorld, svc: Services) -> None:
+    with svc.db.begin() as conn:
+        case_id = conn.execute(
+            insert(mismatch_case)
+            .values(
+                type="deceased",
+                dedup_key="web:resolve",
+                status="open",
+                unit_id=world.commune_id,
+                programme_id=world.programme_id,
+                period="2026-08",
+                enrollment_id=world.payable[2],
+                evidence={"death_date": "2026-07-30"},
+                opened_at=svc.clock(),
+            )
+            .returning(mismatch_case.c.id)
+        ).scalar_one()
+    login(client, "xa")
+    page = text(client.get(f"/cases/{case_id}"))
+    options = re.findall(r'<option value="([a-z_]+)"', page)
+    assert options == ["cancel_entitlement", "false_positive"]  # only what a death case allows
+    assert 'name="merge_into"' in page and "Chưa có hành động nào." in page
+    url = f"/cases/{case_id}/resolve"
+    token = csrf(client, f"/cases/{case_id}")
+    blank = client.post(
+        url, data={"action": "cancel_entitlement", "reason": "", "csrf_token": token}
+    )
+    assert blank.status_code == 422
+    assert re.search(r'id="reason-error"[^>]*>Phải ghi lý do', text(blank))
+    wrong = client.post(
+        url, data={"action": "confirm_paid", "reason": "Đã chi", "csrf_token": token}
+    )
+    assert wrong.status_code == 422 and 'id="action-error"' in text(wrong)
+    assert "không áp dụng" in text(wrong)
+    assert client.post(url, data={"action": "false_positive", "reason": "x"}).status_code == 400
+    done = client.post(
+        url,
+        data={
+            "action": "cancel_entitlement",
+            "reason": "Giấy báo tử số <b>12</b>",
+            "evidence_ref": "GBT-12",
+            "csrf_token": token,
+        },
+    )
+    assert done.status_code == 302
+    after = text(client.get(f"/cases/{case_id}"))
+    assert "Đã xử lý vụ việc." in after and "cancel_entitlement" in after
+    assert "Giấy báo tử số &lt;b&gt;12&lt;/b&gt;" in after and "GBT-12" in after
+    assert "xa (commune_officer)" in after and "<fieldset disabled>" in after
+    again = client.post(url, data={"action": "false_positive", "reason": "x", "csrf_token": token})
+    assert again.status_code == 409 and "đã được xử lý" in text(again)
+    with svc.db.read() as conn:
+        state = conn.execute(
+            select(enrollment.c.state).where(enrollment.c.id == world.payable[2])
+        ).scalar()
+        events = list(
+            conn.execute(
+                select(audit_event.c.action).where(
+                    audit_event.c.entity == "mismatch_case",
+                    audit_event.c.entity_id == str(case_id),
+                )
+            ).scalars()
+        )
+    assert state == "cancelled" and events == ["case.cancel_entitlement"]
+
+
 def test_dead_letter_retry_is_audited_and_for_operators(
     client: Any, world: WebWorld, svc: Services
 ) -> None:
