@@ -31,8 +31,9 @@ from gateway.domain.states import Role
 from gateway.errors import Forbidden
 from gateway.refdata.admin_units import CURRENT, LEGACY
 from gateway.security.principal import Actor
-from gateway.services import stats
+from gateway.services import accounts, stats
 from gateway.services.context import Services
+from schedules.spec import discover
 
 NOW = dt.datetime(2026, 8, 20, 1, 0, tzinfo=dt.UTC)
 SYSTEM = Actor.system("test-stats")
@@ -502,3 +503,53 @@ def test_cli_snapshot_and_show(
     assert table.exit_code == 0 and scenario.units["A"].name in table.output
     bad = runner.invoke(main, ["stats", "show", "--unit", "99999"])
     assert bad.exit_code != 0 and "unit" in bad.output
+
+
+def _token(svc: Services, username: str, role: str, unit: str | None, level: str | None) -> Any:
+    with svc.db.begin() as conn:
+        accounts.add_user(
+            conn,
+            SYSTEM,
+            username=username,
+            display_name=username,
+            role=role,
+            unit_scheme=CURRENT,
+            unit_code=unit,
+            unit_level=level,
+            now=svc.clock(),
+        )
+        token = accounts.issue_token(conn, SYSTEM, username, "t", now=svc.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_answers_from_the_snapshot_within_scope(
+    client: Any, svc: Services, scenario: Scenario
+) -> None:
+    province = _token(svc, "tinh79", "province_officer", "79", "province")
+    assert client.get("/api/v1/stats", headers=province).status_code == 404  # none taken yet
+    jobs = discover()
+    counts = jobs["stats.snapshot"].fn(svc)
+    assert counts["base_rows"] == 6 and jobs["stats.snapshot"].cron == "30 0 * * *"
+    own = client.get("/api/v1/stats", headers=province)
+    assert own.status_code == 200, own.get_json()
+    body = own.get_json()
+    assert body["unit"]["code"] == "79" and body["figures"] == _add(COMMUNE_A_ALL, COMMUNE_B_ALL)
+    assert body["campaign"]["reg_matched"] == 4 and body["as_of"]
+    assert {a["code"] for a in body["breakdown"]} == {
+        scenario.units["A"].code,
+        scenario.units["B"].code,
+    }
+    a = client.get(
+        f"/api/v1/stats?unit={scenario.units['A'].code}&programme=ND20-TCXH&period=2026-07",
+        headers=province,
+    )
+    assert a.status_code == 200 and a.get_json()["figures"] == COMMUNE_A_P1_JULY
+    assert a.get_json()["open_cases"] == {"approved_unpaid": 2}
+    other = client.get(f"/api/v1/stats?unit={scenario.units['C'].code}", headers=province)
+    assert other.status_code == 403 and other.get_json()["code"] == "scope.outside"
+    bad = client.get("/api/v1/stats?programme=NOPE&period=2026-13", headers=province)
+    assert bad.status_code == 422
+    assert client.get("/api/v1/stats").status_code == 401
+    ministry = _token(svc, "bo", "ministry_officer", None, None)
+    country = client.get("/api/v1/stats", headers=ministry).get_json()
+    assert country["unit"] is None and country["open_cases"]["unknown_reference"] == 1
