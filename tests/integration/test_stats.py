@@ -3,6 +3,7 @@ that add up, a same-day re-run that replaces, scope on read, the CLI and the API
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -31,7 +32,7 @@ from gateway.domain.states import Role
 from gateway.errors import Forbidden
 from gateway.refdata.admin_units import CURRENT, LEGACY
 from gateway.security.principal import Actor
-from gateway.services import accounts, stats
+from gateway.services import accounts, lookup, stats
 from gateway.services.context import Services
 from schedules.spec import discover
 
@@ -553,3 +554,23 @@ def test_api_answers_from_the_snapshot_within_scope(
     ministry = _token(svc, "bo", "ministry_officer", None, None)
     country = client.get("/api/v1/stats", headers=ministry).get_json()
     assert country["unit"] is None and country["open_cases"]["unknown_reference"] == 1
+
+
+def test_public_commune_figures_are_the_same_from_the_snapshot(
+    client: Any, svc: Services, scenario: Scenario
+) -> None:
+    svc.settings = svc.settings.with_(web=dataclasses.replace(svc.settings.web, public_min_count=2))
+    live = lookup.commune_statistics(svc, "79", None, None)
+    live_p1 = lookup.commune_statistics(svc, "79", "ND20-TCXH", "2026-07")
+    assert lookup.statistics_as_of(svc) is None
+    stats.snapshot(svc, NOW)
+    assert lookup.statistics_as_of(svc) == NOW
+    assert lookup.commune_statistics(svc, "79", None, None) == live
+    assert lookup.commune_statistics(svc, "79", "ND20-TCXH", "2026-07") == live_p1
+    by_code = {f.code: f for f in live}
+    a, b = by_code[scenario.units["A"].code], by_code[scenario.units["B"].code]
+    assert (a.beneficiaries, a.paid, a.paid_amount) == (5, 2, 1_000 * K)
+    assert (b.beneficiaries, b.paid, b.paid_amount) == (None, None, None)  # 1 < 2: hidden
+    assert lookup.commune_statistics(svc, "79", "NOPE", None) == []
+    page = client.get("/cong-khai/thong-ke?province=79").get_data(as_text=True)
+    assert 'id="freshness"' in page and scenario.units["A"].name in page
