@@ -252,7 +252,7 @@ def resolve_filters(
         row = conn.execute(
             select(admin_unit.c.id)
             .where(admin_unit.c.scheme == scheme, admin_unit.c.code == code.strip())
-            .order_by(admin_unit.c.level.desc())  # province < district < commune: codes differ
+            .limit(1)  # levels never share a code: 2 digits province, 3 district, 5 commune
         ).first()
         if row is None:
             raise problem(
