@@ -120,6 +120,9 @@ def test_dashboard_figures_and_drill_down(client: Any, world: WebWorld, svc: Ser
     same = text(client.get(f"/dashboard?unit={province.group(1)}"))
     kpis = re.compile(r'<section class="kpis">.*?</section>', re.S)
     assert kpis.search(same).group(0) == kpis.search(drill).group(0)  # type: ignore[union-attr]
+    assert f'href="/dashboard?unit={world.commune_id}' in same  # each commune: a link down
+    commune = text(client.get(f"/dashboard?unit={world.commune_id}"))
+    assert "Số liệu tính đến" in commune and "Theo địa bàn" not in commune
 
 
 def test_commune_officer_cannot_reach_another_commune(

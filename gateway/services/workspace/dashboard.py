@@ -111,7 +111,7 @@ def _from_snapshot(view: stats.StatsView) -> Figures:
             c: (f[c], f[f"{c}_amount"]) for c in ("bank", "postoffice") if f[c] or f[f"{c}_amount"]
         },
         breakdown=[
-            Breakdown(a.unit_id, a.code, a.name, _snapshot_totals(a.figures), a.level != "commune")
+            Breakdown(a.unit_id, a.code, a.name, _snapshot_totals(a.figures), True)
             for a in view.breakdown
         ],
         source="snapshot",
