@@ -574,3 +574,10 @@ def test_public_commune_figures_are_the_same_from_the_snapshot(
     assert lookup.commune_statistics(svc, "79", "NOPE", None) == []
     page = client.get("/cong-khai/thong-ke?province=79").get_data(as_text=True)
     assert 'id="freshness"' in page and scenario.units["A"].name in page
+
+
+def test_a_snapshot_of_an_empty_database_says_when_it_was_taken(svc: Services) -> None:
+    counts = stats.snapshot(svc, NOW)
+    assert (counts["base_rows"], counts["rows"], counts["case_rows"]) == (0, 1, 0)
+    country = _read(svc)
+    assert country.figures == _zero() and country.as_of == NOW and country.breakdown == []
