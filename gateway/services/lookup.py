@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, select, update
+from sqlalchemy import Connection, case, delete, func, literal, select, update
 
 from gateway.db.dialect import insert_ignore
 from gateway.db.tables import (
@@ -26,12 +26,15 @@ from gateway.db.tables import (
     person_identifier,
     programme,
     rate_limit_window,
+    stats_snapshot,
 )
+from gateway.db.tables.stats import ALL_PERIODS, ALL_PROGRAMMES, NATIONAL
 from gateway.domain.dates import parse_birth_date
 from gateway.domain.states import EnrollmentState, InstructionState
 from gateway.errors import FieldProblem, GatewayError, ValidationFailed
 from gateway.refdata.admin_units import CURRENT
 from gateway.security.vault import Purpose
+from gateway.services import stats
 from gateway.services.context import Services
 from gateway.services.workspace import aware, mask_name
 
@@ -233,7 +236,83 @@ class CommuneFigure:
 def commune_statistics(
     svc: Services, province_code: str, programme_code: str | None, period: str | None
 ) -> list[CommuneFigure]:
-    """Entitled and paid counts per commune of a (2025) province; small counts suppressed."""
+    """Entitled and paid counts per commune of a (2025) province; small counts suppressed.
+
+    Read from the latest statistics snapshot (``statistics_as_of`` says when it was taken);
+    computed live before the first one exists."""
+    with svc.db.read() as conn:
+        day = stats.latest_day(conn)
+        rows = (
+            _live_rows(conn, province_code, programme_code, period)
+            if day is None
+            else _snapshot_rows(conn, day, province_code, programme_code, period)
+        )
+    return [_suppressed(r, svc.settings.web.public_min_count) for r in rows]
+
+
+def statistics_as_of(svc: Services) -> dt.datetime | None:
+    """When the snapshot the public figures come from was taken (None: computed live)."""
+    with svc.db.read() as conn:
+        day = stats.latest_day(conn)
+        if day is None:
+            return None
+        s = stats_snapshot
+        taken = conn.execute(
+            select(s.c.as_of).where(
+                s.c.day == day,
+                s.c.unit_id == NATIONAL,
+                s.c.programme_id == ALL_PROGRAMMES,
+                s.c.period == ALL_PERIODS,
+            )
+        ).scalar()
+    return aware(taken)
+
+
+def _snapshot_rows(
+    conn: Connection,
+    day: dt.date,
+    province_code: str,
+    programme_code: str | None,
+    period: str | None,
+) -> list[Any]:
+    s = stats_snapshot
+    province = (
+        select(admin_unit.c.id)
+        .where(
+            admin_unit.c.scheme == CURRENT,
+            admin_unit.c.level == "province",
+            admin_unit.c.code == province_code,
+        )
+        .scalar_subquery()
+    )
+    prog: Any = literal(ALL_PROGRAMMES)
+    if programme_code:
+        prog = select(programme.c.id).where(programme.c.code == programme_code).scalar_subquery()
+    return list(
+        conn.execute(
+            select(
+                admin_unit.c.code,
+                admin_unit.c.name,
+                s.c.approved.label("n"),
+                s.c.paid,
+                s.c.paid_amount.label("amount"),
+            )
+            .join(admin_unit, admin_unit.c.id == s.c.unit_id)
+            .where(
+                s.c.day == day,
+                s.c.parent_id == province,
+                s.c.programme_id == prog,
+                s.c.period == (period or ALL_PERIODS),
+                s.c.approved > 0,
+            )
+            .order_by(admin_unit.c.name)
+        )
+    )
+
+
+def _live_rows(
+    conn: Connection, province_code: str, programme_code: str | None, period: str | None
+) -> list[Any]:
     entitled = enrollment.c.state.in_((EnrollmentState.APPROVED, EnrollmentState.PAID))
     is_paid = enrollment.c.state == EnrollmentState.PAID
     query = (
@@ -259,19 +338,16 @@ def commune_statistics(
         )
     if period:
         query = query.where(enrollment.c.period == period)
-    threshold = svc.settings.web.public_min_count
-    with svc.db.read() as conn:
-        rows = conn.execute(query).all()
-    out = []
-    for r in rows:
-        small = int(r.n) < threshold
-        out.append(
-            CommuneFigure(
-                r.code,
-                r.name,
-                None if small else int(r.n),
-                None if small or int(r.paid) < threshold else int(r.paid),
-                None if small or int(r.paid) < threshold else int(r.amount),
-            )
-        )
-    return out
+    return list(conn.execute(query))
+
+
+def _suppressed(r: Any, threshold: int) -> CommuneFigure:
+    small = int(r.n) < threshold
+    few_paid = small or int(r.paid) < threshold
+    return CommuneFigure(
+        r.code,
+        r.name,
+        None if small else int(r.n),
+        None if few_paid else int(r.paid),
+        None if few_paid else int(r.amount),
+    )

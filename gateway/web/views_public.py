@@ -71,6 +71,7 @@ def statistics() -> Any:
     return render_template(
         "web/public_stats.html",
         figures=figures,
+        as_of=lookup.statistics_as_of(svc),
         provinces=provinces,
         programmes=progs,
         province=province,

@@ -118,7 +118,15 @@ def test_sign_in_and_dashboard_drill_down(site: Site, browser: Browser) -> None:
     shoot(page, site, "login-error")
     sign_in(page, site, "canbotinh")
     expect(page.locator(".kpi").first).to_be_visible()
+    expect(page.locator("#freshness")).to_contain_text("được tính trực tiếp")  # no snapshot yet
     shoot(page, site, "dashboard-province-desktop")
+    from gateway.services import stats
+
+    stats.snapshot(site.svc)
+    page.reload()
+    expect(page.locator("#freshness")).to_contain_text("Số liệu tính đến")
+    expect(page.locator("#campaign")).to_be_visible()
+    shoot(page, site, "dashboard-province-snapshot-desktop")
     page.click(f"text={_commune_name(site)}")
     expect(page.locator("h1")).to_contain_text(_commune_name(site))
     phone = open_page(browser, PHONE)

@@ -23,7 +23,7 @@ from gateway.db.tables import (
     outbox_message,
     qr_token_use,
 )
-from gateway.services import qr
+from gateway.services import qr, stats
 from gateway.services.context import Services
 from tests.e2e.seed import PASSWORD, PEOPLE, WebWorld, seed
 
@@ -110,6 +110,19 @@ def test_dashboard_figures_and_drill_down(client: Any, world: WebWorld, svc: Ser
     assert province, "the country view links each province"
     drill = text(client.get(f"/dashboard?unit={province.group(1)}"))
     assert "Theo địa bàn" in drill and "svg" in drill
+    assert "được tính trực tiếp" in country  # no snapshot yet: live figures, and the page says so
+    stats.snapshot(svc)
+    snapped = text(client.get("/dashboard"))
+    assert "Số liệu tính đến" in snapped and "được tính trực tiếp" not in snapped
+    assert re.search(rf"<b>{paid:,}</b>".replace(",", "."), snapped)
+    assert 'id="campaign"' in snapped
+    assert re.search(r'href="/dashboard\?unit=(\d+)[^"]*">Thành phố Hồ Chí Minh', snapped)
+    same = text(client.get(f"/dashboard?unit={province.group(1)}"))
+    kpis = re.compile(r'<section class="kpis">.*?</section>', re.S)
+    assert kpis.search(same).group(0) == kpis.search(drill).group(0)  # type: ignore[union-attr]
+    assert f'href="/dashboard?unit={world.commune_id}' in same  # each commune: a link down
+    commune = text(client.get(f"/dashboard?unit={world.commune_id}"))
+    assert "Số liệu tính đến" in commune and "Theo địa bàn" not in commune
 
 
 def test_commune_officer_cannot_reach_another_commune(

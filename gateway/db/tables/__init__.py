@@ -27,6 +27,7 @@ from gateway.db.tables.reference import (
     standard_level,
 )
 from gateway.db.tables.registry import registry_event, registry_verify_run
+from gateway.db.tables.stats import stats_snapshot, stats_snapshot_case
 from gateway.db.tables.web import qr_token_use, rate_limit_window
 
 REFERENCE_TABLES = (
@@ -80,5 +81,7 @@ __all__ = [
     "registry_verification",
     "registry_verify_run",
     "standard_level",
+    "stats_snapshot",
+    "stats_snapshot_case",
     "tick",
 ]
