@@ -15,14 +15,6 @@ Last line: {"enrollments": N, "db": …, "snapshot_seconds": …, "bare_scan_sec
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path and benchmarks/queue.py would shadow the
-# standard library's queue (which psycopg imports): keep the standard library first.
-if __package__ in (None, "") and sys.path and Path(sys.path[0]).resolve() == Path(__file__).parent:
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
-
 import argparse
 import datetime as dt
 import json
@@ -30,6 +22,7 @@ import random
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, text

@@ -1,6 +1,6 @@
 """The case-queue page with 500,000 open cases on SQLite: server time of a filtered first page.
 
-    .venv/bin/python benchmarks/queue.py [--quick] [--cases N] [--runs R]
+    .venv/bin/python benchmarks/case_queue.py [--quick] [--cases N] [--runs R]
 
 Cases are spread over the communes of three provinces, twelve types, four programmes and 180
 days. A province officer opens ``/cases?type=returned_payment`` (the filtered first page,
