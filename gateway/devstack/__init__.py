@@ -35,6 +35,10 @@ class Stack:
     def settings(self) -> Settings:
         return Settings.from_env({**os.environ, **self.env})
 
+    def environ(self) -> dict[str, str]:
+        """The environment a child of the stack runs with."""
+        return {**os.environ, **self.env}
+
     def spawn(self, name: str, args: list[str], *, port: int | None = None) -> None:
         """Start ``ansinh <args>`` in the background; wait for its port if one is given."""
         with (self.data_dir / f"{name}.log").open("ab") as log:  # the child keeps its own copy
@@ -42,7 +46,7 @@ class Stack:
                 [sys.executable, "-m", "gateway.cli", *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env=self.environ(),
             )
         self.processes.append(proc)
         if port is not None and not wait_for_port(port, proc):
