@@ -92,6 +92,9 @@ enrollment = Table(
     Index("ix_enrollment_state_unit", "state", "unit_id"),
     Index("ix_enrollment_person", "person_id"),
     Index("ix_enrollment_import", "import_id"),
+    # incremental reconciliation: what changed since the last run (0006_recon)
+    Index("ix_enrollment_updated_at", "updated_at"),
+    Index("ix_enrollment_created_at", "created_at"),
 )
 
 enrollment_transition = Table(
@@ -149,6 +152,8 @@ tick = Table(
         sqlite_where=text("state = 'active'"),
         postgresql_where=text("state = 'active'"),
     ),
+    Index("ix_tick_created_at", "created_at"),  # 0006_recon
+    Index("ix_tick_withdrawn_at", "withdrawn_at"),
 )
 
 registry_verification = Table(
@@ -167,4 +172,6 @@ registry_verification = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Index("ix_registry_verification_enrollment", "enrollment_id"),
     Index("ix_registry_verification_person", "person_id"),
+    Index("ix_registry_verification_checked_at", "checked_at"),  # 0006_recon
+    Index("ix_registry_verification_outcome", "outcome"),
 )

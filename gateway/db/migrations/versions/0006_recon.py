@@ -1,0 +1,56 @@
+"""recon: indexes for set-based and incremental reconciliation
+
+The incremental run finds what changed since its watermark through one index per timestamp;
+the full run reaches the rare anomalies (confirmation results, deceased persons, registry
+outcomes) through an index instead of a scan of millions of rows.
+
+Revision ID: 0006_recon
+Revises: 0005_registry
+Create Date: 2026-11-22 22:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_recon"
+down_revision = "0005_registry"
+branch_labels = None
+depends_on = None
+
+# (table, index, columns, partial WHERE or None) — mirrored in gateway/db/tables
+INDEXES: list[tuple[str, str, list[str], str | None]] = [
+    ("enrollment", "ix_enrollment_updated_at", ["updated_at"], None),
+    ("enrollment", "ix_enrollment_created_at", ["created_at"], None),
+    ("payment_instruction", "ix_payment_instruction_state_changed_at", ["state_changed_at"], None),
+    ("payment_instruction", "ix_payment_instruction_created_at", ["created_at"], None),
+    ("confirmation", "ix_confirmation_received_at", ["received_at"], None),
+    ("confirmation", "ix_confirmation_apply_result", ["apply_result"], None),
+    ("tick", "ix_tick_created_at", ["created_at"], None),
+    ("tick", "ix_tick_withdrawn_at", ["withdrawn_at"], None),
+    ("registry_verification", "ix_registry_verification_checked_at", ["checked_at"], None),
+    ("registry_verification", "ix_registry_verification_outcome", ["outcome"], None),
+    ("person", "ix_person_updated_at", ["updated_at"], None),
+    ("person", "ix_person_deceased", ["id"], "vital_status = 'deceased'"),
+]
+
+
+def upgrade() -> None:
+    for table, name, columns, where in INDEXES:
+        partial = (
+            {}
+            if where is None
+            else {
+                "sqlite_where": sa.text(where),
+                "postgresql_where": sa.text(where),
+            }
+        )
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=False, **partial)
+
+
+def downgrade() -> None:
+    for table, name, _columns, _where in reversed(INDEXES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(name)
