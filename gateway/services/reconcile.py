@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, insert, select, text, update
 
+from gateway.db.database import Database
 from gateway.db.dialect import iso_utc_sql, json_embed_sql, json_object_sql, xact_lock
 from gateway.db.tables import recon_run
 from gateway.db.tables.payments import LIVE_OR_SETTLED
@@ -72,28 +74,35 @@ class ReconcileSummary:
 
 def run(svc: Services, *, kind: str = "full") -> ReconcileSummary:
     """One reconciliation run, full or incremental, in one transaction."""
+    return run_on(svc.db, svc.clock, kind=kind)
+
+
+def run_on(
+    db: Database, clock: Callable[[], dt.datetime], *, kind: str = "full"
+) -> ReconcileSummary:
+    """``run`` on a bare database (the benchmark has no ports to build)."""
     if kind not in ("full", "incremental"):
         raise ValueError(f"kind must be full or incremental, not {kind!r}")
     started = time.perf_counter()
-    now = svc.clock()
+    now = clock()
     try:
-        with svc.db.begin() as conn:
+        with db.begin() as conn:
             xact_lock(conn, LOCK_KEY)
             summary = _run(conn, kind, now)
             summary.seconds = time.perf_counter() - started
             conn.execute(
                 update(recon_run)
                 .where(recon_run.c.id == summary.run_id)
-                .values(finished_at=svc.clock(), outcome="succeeded", counts=summary.as_counts())
+                .values(finished_at=clock(), outcome="succeeded", counts=summary.as_counts())
             )
         return summary
     except Exception as exc:
-        with svc.db.begin() as conn:
+        with db.begin() as conn:
             conn.execute(
                 insert(recon_run).values(
                     kind=kind,
                     started_at=now,
-                    finished_at=svc.clock(),
+                    finished_at=clock(),
                     counts={},
                     outcome="failed",
                     error=f"{type(exc).__name__}: {exc}"[:2000],
