@@ -18,8 +18,10 @@ never interleave: a PostgreSQL advisory transaction lock; SQLite's write transac
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,13 @@ class ReconcileSummary:
     scope: int | None = None  # enrollments re-checked by an incremental run; None = all
     watermark: str | None = None
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per statement
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.steps[name] = round(self.steps.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def as_counts(self) -> dict[str, Any]:
         """JSON-able figures of the run (job-run records, CLI ``--json``, recon_run.counts)."""
@@ -69,6 +78,7 @@ class ReconcileSummary:
             "scope": self.scope,
             "watermark": self.watermark,
             "seconds": round(self.seconds, 3),
+            "steps": self.steps,
         }
 
 
@@ -131,28 +141,39 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
     for stmt in sql.temp_tables():
         conn.exec_driver_sql(stmt)
     if since is not None:
-        conn.execute(_text(sql.scope_sql()), {"since": since - RECHECK_MARGIN})
+        with summary.step("scope"):
+            conn.execute(_text(sql.scope_sql()), {"since": since - RECHECK_MARGIN, "now": now})
         summary.scope = int(conn.exec_driver_sql("SELECT count(*) FROM recon_scope").scalar_one())
-    for statement in sql.findings(incremental=since is not None):
-        conn.execute(_text(statement), {"now": now, "since": (since or now) - RECHECK_MARGIN})
+    for name, statement in sql.findings(incremental=since is not None):
+        with summary.step(name):
+            conn.execute(_text(statement), {"now": now, "since": (since or now) - RECHECK_MARGIN})
     conn.exec_driver_sql("CREATE INDEX ix_recon_found_key ON recon_found (type, dedup_key)")
     summary.by_type = {
         str(t): int(n)
         for t, n in conn.exec_driver_sql("SELECT type, count(*) FROM recon_found GROUP BY type")
     }
-    in_scope = (
-        "" if since is None else "AND enrollment_id IN (SELECT enrollment_id FROM recon_scope)"
+    in_scope = (  # through ix_mismatch_case_enrollment, not a scan of every open case
+        ""
+        if since is None
+        else "AND id IN (SELECT m.id FROM recon_scope s CROSS JOIN mismatch_case m"
+        " WHERE m.enrollment_id = s.enrollment_id AND m.status = 'open')"
     )
     params = {"run": run_id, "now": now}
-    summary.still_open = conn.execute(
+    summary.still_open = _rows(
+        conn,
+        summary,
+        "touch",
         _text(
             """UPDATE mismatch_case SET last_seen_run_id = :run
-            WHERE status = 'open' AND EXISTS (SELECT 1 FROM recon_found f
-              WHERE f.type = mismatch_case.type AND f.dedup_key = mismatch_case.dedup_key)"""
+            WHERE id IN (SELECT m.id FROM recon_found f CROSS JOIN mismatch_case m
+              WHERE m.status = 'open' AND m.type = f.type AND m.dedup_key = f.dedup_key)"""
         ),
         params,
-    ).rowcount
-    summary.closed = conn.execute(
+    )
+    summary.closed = _rows(
+        conn,
+        summary,
+        "close",
         _text(
             f"""UPDATE mismatch_case SET status = 'closed', closed_at = :now, updated_at = :now,
               resolution = 'auto_closed', resolution_reason = :reason
@@ -161,8 +182,11 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
                 WHERE f.type = mismatch_case.type AND f.dedup_key = mismatch_case.dedup_key)"""  # noqa: S608
         ),
         {**params, "reason": f"cause no longer present in reconciliation run {run_id}"},
-    ).rowcount
-    summary.opened = conn.execute(
+    )
+    summary.opened = _rows(
+        conn,
+        summary,
+        "open",
         _text(
             f"""INSERT INTO mismatch_case ({COLUMNS}, status, opened_at, updated_at,
               opened_run_id, last_seen_run_id)
@@ -172,10 +196,17 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
             ON CONFLICT (type, dedup_key) WHERE status = 'open' DO NOTHING"""  # noqa: S608
         ),
         params,
-    ).rowcount
+    )
     for stmt in sql.drop_temp_tables():
         conn.exec_driver_sql(stmt)
     return summary
+
+
+def _rows(
+    conn: Connection, summary: ReconcileSummary, name: str, stmt: Any, params: dict[str, Any]
+) -> int:
+    with summary.step(name):
+        return int(conn.execute(stmt, params).rowcount)
 
 
 def _last_watermark(conn: Connection) -> dt.datetime | None:
@@ -227,7 +258,8 @@ class _Sql:
             UNION SELECT id FROM enrollment WHERE created_at >= :since
             UNION SELECT enrollment_id FROM payment_instruction WHERE state_changed_at >= :since
             UNION SELECT enrollment_id FROM payment_instruction WHERE created_at >= :since
-            UNION SELECT enrollment_id FROM payment_instruction WHERE state = 'unknown'
+            UNION SELECT enrollment_id FROM payment_instruction
+              WHERE state = 'unknown' AND deadline_at >= :since AND deadline_at < :now
             UNION SELECT i.enrollment_id FROM confirmation c
               JOIN payment_instruction i ON i.id = c.instruction_id WHERE c.received_at >= :since
             UNION SELECT e.id FROM tick t JOIN enrollment e ON e.person_id = t.person_id
@@ -239,15 +271,25 @@ class _Sql:
             UNION SELECT e.id FROM person p JOIN enrollment e ON e.person_id = p.id
               WHERE p.updated_at >= :since"""
 
-    def findings(self, *, incremental: bool) -> list[str]:
+    def findings(self, *, incremental: bool) -> list[tuple[str, str]]:
         """One INSERT … SELECT per mismatch type (ARCHITECTURE.md §2)."""
-        scope = "AND e.id IN (SELECT enrollment_id FROM recon_scope)" if incremental else ""
+        # incremental: the scope drives every join (CROSS JOIN fixes SQLite's join order: the
+        # temporary table has no statistics); full: each check starts from its own index
+        scope = "AND e.id = s.enrollment_id" if incremental else ""
+        inc = incremental
+
+        def frm(full: str, scoped: str) -> str:
+            return f"FROM recon_scope s CROSS JOIN enrollment e {scoped}" if inc else f"FROM {full}"
+
         new_conf = "AND c.received_at >= :since" if incremental else ""
         key = "'e:' || CAST(e.id AS TEXT)"
         ikey = "'i:' || CAST(i.id AS TEXT)"
         ecols = "e.unit_id, e.programme_id, e.period, e.person_id, e.id"
         head = f"INSERT INTO recon_found ({COLUMNS}) SELECT"
-        found_from_i = "FROM payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id"
+        found_from_i = frm(
+            "payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id",
+            "JOIN payment_instruction i ON i.enrollment_id = e.id",
+        )
         last_reason = (
             "(SELECT li.reason_code FROM payment_instruction li WHERE li.enrollment_id = e.id"
             " ORDER BY li.attempt DESC LIMIT 1)"
@@ -268,7 +310,12 @@ class _Sql:
                 ("checked_at", iso_utc_sql(self.dialect, "v.checked_at")),
             )
             return f"""{head} '{mtype}', {key}, {ecols}, NULL, {evidence}
-                FROM registry_verification v JOIN enrollment e ON e.id = v.enrollment_id
+                {
+                frm(
+                    "registry_verification v JOIN enrollment e ON e.id = v.enrollment_id",
+                    "JOIN registry_verification v ON v.enrollment_id = e.id",
+                )
+            }
                 WHERE v.outcome = '{outcome}' AND e.state IN {ENTITLED}
                   AND {latest_verification} {scope}"""
 
@@ -284,10 +331,10 @@ class _Sql:
             "(SELECT max(c.amount) FROM confirmation c WHERE c.instruction_id = i.id"
             " AND c.apply_result = 'amount_mismatch')"
         )
-        return [
+        statements = [
             f"""{head} '{M.APPROVED_UNPAID}', {key}, {ecols}, NULL,
                 {self.json(("amount", "e.amount"), ("last_reason", last_reason))}
-              FROM enrollment e WHERE e.state = 'approved' {scope}
+              {frm("enrollment e", "")} WHERE e.state = 'approved' {scope}
                 AND NOT EXISTS (SELECT 1 FROM payment_instruction i
                   WHERE i.enrollment_id = e.id AND i.{LIVE_OR_SETTLED})
                 AND EXISTS (SELECT 1 FROM payment_batch b
@@ -345,13 +392,24 @@ class _Sql:
                     ("counter_id", "'differs from the beneficiary''s'"),
                 )
             }
-              FROM confirmation c JOIN payment_instruction i ON i.id = c.instruction_id
-                JOIN enrollment e ON e.id = i.enrollment_id
+              {
+                frm(
+                    "confirmation c JOIN payment_instruction i ON i.id = c.instruction_id"
+                    " JOIN enrollment e ON e.id = i.enrollment_id",
+                    "JOIN payment_instruction i ON i.enrollment_id = e.id"
+                    " JOIN confirmation c ON c.instruction_id = i.id",
+                )
+            }
               WHERE c.apply_result = 'id_mismatch' {scope}""",
             registry_check(M.NOT_FOUND, "not_found"),
             f"""{head} '{M.DECEASED}', {key}, {ecols}, NULL,
                 {self.json(("state", "e.state"), ("death_date", "CAST(p.death_date AS TEXT)"))}
-              FROM person p JOIN enrollment e ON e.person_id = p.id
+              {
+                frm(
+                    "person p JOIN enrollment e ON e.person_id = p.id",
+                    "JOIN person p ON p.id = e.person_id",
+                )
+            }
               WHERE p.vital_status = 'deceased' AND e.state IN {ENTITLED} {scope}""",
             # a tick is the enrollment's own when it is the local tick of its programme (one
             # enrollment per programme, period and person) or names one of its payments
@@ -365,7 +423,12 @@ class _Sql:
                     ("unit_id", "t.unit_id"),
                 )
             }
-              FROM tick t JOIN enrollment e ON e.person_id = t.person_id AND e.period = t.period
+              {
+                frm(
+                    "tick t JOIN enrollment e ON e.person_id = t.person_id AND e.period = t.period",
+                    "JOIN tick t ON t.person_id = e.person_id AND t.period = e.period",
+                )
+            }
                 JOIN programme g ON g.id = e.programme_id
               WHERE t.state = 'active' AND e.state IN {ENTITLED} {scope}
                 AND t.exclusion_group = COALESCE(g.exclusion_group, g.code)
@@ -374,3 +437,10 @@ class _Sql:
                   AND NOT EXISTS (SELECT 1 FROM payment_instruction o
                     WHERE o.enrollment_id = e.id AND o.reference = t.payment_ref)))""",  # noqa: S608
         ]
+        return [(_type_of(q), q) for q in statements]
+
+
+def _type_of(statement: str) -> str:
+    found = re.search(r"SELECT '(\w+)'", statement)
+    assert found is not None
+    return found[1]

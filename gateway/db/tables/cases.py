@@ -51,6 +51,7 @@ mismatch_case = Table(
         postgresql_where=text("status = 'open'"),
     ),
     Index("ix_mismatch_case_queue", "status", "unit_id", "type", "opened_at"),
+    Index("ix_mismatch_case_enrollment", "enrollment_id"),  # 0006_recon: incremental closing
 )
 
 case_action = Table(

@@ -33,6 +33,7 @@ INDEXES: list[tuple[str, str, list[str], str | None]] = [
     ("registry_verification", "ix_registry_verification_outcome", ["outcome"], None),
     ("person", "ix_person_updated_at", ["updated_at"], None),
     ("person", "ix_person_deceased", ["id"], "vital_status = 'deceased'"),
+    ("mismatch_case", "ix_mismatch_case_enrollment", ["enrollment_id"], None),
 ]
 
 
