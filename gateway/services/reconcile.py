@@ -312,13 +312,13 @@ class _Sql:
         )
 
         def instruction_check(
-            mtype: M, where: str, *extra: tuple[str, str], source: str = found_from_i
+            mtype: MismatchType, where: str, *extra: tuple[str, str], source: str = found_from_i
         ) -> str:
             evidence = self.json(("reference", "i.reference"), ("amount", "i.amount"), *extra)
             return f"""{head} '{mtype}', {ikey}, {ecols}, i.id, {evidence}
                 {source} WHERE {where} {scope}"""
 
-        def registry_check(mtype: M, outcome: str) -> str:
+        def registry_check(mtype: MismatchType, outcome: str) -> str:
             evidence = self.json(
                 ("fields", json_embed_sql(self.dialect, "v.fields")),
                 ("checked_at", iso_utc_sql(self.dialect, "v.checked_at")),

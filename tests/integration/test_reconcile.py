@@ -217,3 +217,25 @@ def test_planted_defects_at_100k_are_found_exactly(svc: Services) -> None:
     assert result.incremental_defects_found == result.incremental_defects_planted
     assert result.incremental_scope == result.changed_rows
     assert result.confirmations > 95_000
+
+
+def test_the_planted_defect_check_sees_a_missed_and_an_extra_case(svc: Services) -> None:
+    n = 2000
+    cats = rb.plant(n, seed=5)
+    _load(svc, cats, rb.unknown_reference_count(n))
+    reconcile.run(svc)
+    planted, found, missing, unexpected = rb.check_cases(
+        svc.db.engine, cats, rb.unknown_reference_count(n)
+    )
+    assert (found, missing, unexpected) == (planted, [], [])
+    with svc.db.begin() as conn:
+        conn.execute(text("UPDATE mismatch_case SET status = 'closed' WHERE dedup_key = 'e:1'"))
+        conn.execute(
+            text("UPDATE mismatch_case SET dedup_key = 'i:999999' WHERE dedup_key = 'c:bank:UR0'")
+        )
+    cats[0] = rb.UNPAID_NONE  # now planted, but its case was closed by hand
+    planted, found, missing, unexpected = rb.check_cases(
+        svc.db.engine, cats, rb.unknown_reference_count(n)
+    )
+    assert "approved_unpaid/e 1" in missing and "unknown_reference/u 0" in missing
+    assert unexpected == ["unknown_reference/i 999999"] and found == planted - 2
