@@ -41,6 +41,7 @@ LOCK_KEY = 0x616E_7265  # "anre": one reconciliation at a time across processes
 # rows written by a transaction that began before a run and committed after it carry
 # timestamps older than that run's start: the next incremental run looks back this far
 RECHECK_MARGIN = dt.timedelta(minutes=5)
+ANALYZE_AFTER = 10_000  # cases opened by one run after which PostgreSQL re-reads the statistics
 COLUMNS = (
     "type, dedup_key, unit_id, programme_id, period, person_id, enrollment_id, instruction_id,"
     " evidence"
@@ -193,14 +194,16 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
             f"""INSERT INTO mismatch_case ({COLUMNS}, status, opened_at, updated_at,
               opened_run_id, last_seen_run_id)
             SELECT {COLUMNS}, 'open', :now, :now, :run, :run FROM recon_found f
-            WHERE NOT EXISTS (SELECT 1 FROM mismatch_case m WHERE m.status = 'open'
-              AND m.type = f.type AND m.dedup_key = f.dedup_key)
+            WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
             ON CONFLICT (type, dedup_key) WHERE status = 'open' DO NOTHING"""  # noqa: S608
         ),
         params,
     )
     for stmt in sql.drop_temp_tables():
         conn.exec_driver_sql(stmt)
+    if sql.pg and summary.opened > ANALYZE_AFTER:
+        # the next run's plans must not take a city's cases for an empty table
+        conn.exec_driver_sql("ANALYZE mismatch_case")
     return summary
 
 
