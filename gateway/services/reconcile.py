@@ -434,33 +434,59 @@ class _Sql:
                 )
             }
               WHERE p.vital_status = 'deceased' AND e.state IN {ENTITLED} {scope}""",
-            # a tick is the enrollment's own when it is the local tick of its programme (one
-            # enrollment per programme, period and person) or names one of its payments
-            f"""{head} '{M.TICKED_ELSEWHERE}',
-                substr({key} || ':' || COALESCE(t.payment_ref, ''), 1, 160), {ecols}, NULL,
-                {
-                self.json(
-                    ("programme", "t.programme_code"),
-                    ("payment_ref", "t.payment_ref"),
-                    ("source", "t.source"),
-                    ("unit_id", "t.unit_id"),
-                )
-            }
-              {
-                frm(
-                    "tick t JOIN enrollment e ON e.person_id = t.person_id AND e.period = t.period",
-                    "JOIN tick t ON t.person_id = e.person_id AND t.period = e.period",
-                )
-            }
-                JOIN programme g ON g.id = e.programme_id
-              WHERE t.state = 'active' AND e.state IN {ENTITLED} {scope}
-                AND t.exclusion_group = COALESCE(g.exclusion_group, g.code)
-                AND (t.payment_ref IS NULL OR (
-                  NOT (t.source = 'local' AND t.programme_code = g.code)
-                  AND NOT EXISTS (SELECT 1 FROM payment_instruction o
-                    WHERE o.enrollment_id = e.id AND o.reference = t.payment_ref)))""",  # noqa: S608
+            *self.ticked_elsewhere(incremental, head, key, ecols, scope, frm),
         ]
         return [(_type_of(q), q) for q in statements]
+
+    def ticked_elsewhere(
+        self,
+        incremental: bool,
+        head: str,
+        key: str,
+        ecols: str,
+        scope: str,
+        frm: Callable[[str, str], str],
+    ) -> list[str]:
+        """A tick is the enrollment's own when it is the local tick of its programme (one
+        enrollment per programme, period and person) or names one of its payments. A full run
+        reads only the ticks that can be someone else's: those not made by a local payment
+        (partial index ``ix_tick_unowned``), and local ticks of persons with more than one
+        enrollment in the period (``ix_enrollment_person_period``) — never the whole ledger."""
+        evidence = self.json(
+            ("programme", "t.programme_code"),
+            ("payment_ref", "t.payment_ref"),
+            ("source", "t.source"),
+            ("unit_id", "t.unit_id"),
+        )
+        select_ = f"""{head} '{M.TICKED_ELSEWHERE}',
+            substr({key} || ':' || COALESCE(t.payment_ref, ''), 1, 160), {ecols}, NULL,
+            {evidence}"""
+        owned = f"""t.state = 'active' AND e.state IN {ENTITLED}
+            AND t.exclusion_group = COALESCE(g.exclusion_group, g.code)
+            AND (t.payment_ref IS NULL OR (
+              NOT (t.source = 'local' AND t.programme_code = g.code)
+              AND NOT EXISTS (SELECT 1 FROM payment_instruction o
+                WHERE o.enrollment_id = e.id AND o.reference = t.payment_ref)))"""  # noqa: S608
+        to_e = "JOIN enrollment e ON e.person_id = t.person_id AND e.period = t.period"
+        if incremental:
+            source = frm("", "JOIN tick t ON t.person_id = e.person_id AND t.period = e.period")
+            return [
+                f"""{select_} {source} JOIN programme g ON g.id = e.programme_id
+                WHERE {owned} {scope}"""
+            ]
+        several = (
+            "(SELECT person_id, period FROM enrollment GROUP BY person_id, period"
+            " HAVING count(*) > 1) m"
+        )
+        return [
+            f"""{select_} FROM tick t {to_e} JOIN programme g ON g.id = e.programme_id
+            WHERE t.state = 'active' AND (t.source <> 'local' OR t.payment_ref IS NULL)
+              AND {owned}""",
+            f"""{select_} FROM {several} {self.join} tick t
+              ON t.person_id = m.person_id AND t.period = m.period
+              {to_e} JOIN programme g ON g.id = e.programme_id
+            WHERE t.source = 'local' AND t.payment_ref IS NOT NULL AND {owned}""",
+        ]
 
 
 def _type_of(statement: str) -> str:

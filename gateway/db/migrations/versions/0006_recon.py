@@ -34,10 +34,19 @@ INDEXES: list[tuple[str, str, list[str], str | None]] = [
     ("person", "ix_person_updated_at", ["updated_at"], None),
     ("person", "ix_person_deceased", ["id"], "vital_status = 'deceased'"),
     ("mismatch_case", "ix_mismatch_case_enrollment", ["enrollment_id"], None),
+    ("enrollment", "ix_enrollment_person_period", ["person_id", "period"], None),
+    (
+        "tick",
+        "ix_tick_unowned",
+        ["person_id"],
+        "state = 'active' AND (source <> 'local' OR payment_ref IS NULL)",
+    ),
 ]
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("enrollment", schema=None) as batch_op:
+        batch_op.drop_index("ix_enrollment_person")  # ix_enrollment_person_period leads with it
     for table, name, columns, where in INDEXES:
         partial = (
             {}
@@ -55,3 +64,5 @@ def downgrade() -> None:
     for table, name, _columns, _where in reversed(INDEXES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(name)
+    with op.batch_alter_table("enrollment", schema=None) as batch_op:
+        batch_op.create_index("ix_enrollment_person", ["person_id"], unique=False)
