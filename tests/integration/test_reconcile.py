@@ -4,11 +4,21 @@ and the planted-defect check of the benchmark at 100,000 entitlements — on bot
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
-from gateway.db.tables import mismatch_case, recon_run
+from gateway.db.tables import (
+    admin_unit,
+    enrollment,
+    mismatch_case,
+    payment_instruction,
+    person,
+    programme,
+    recon_run,
+    tick,
+)
 from gateway.services import recon_bench as rb
 from gateway.services import reconcile
 from gateway.services.context import Services
@@ -239,3 +249,78 @@ def test_the_planted_defect_check_sees_a_missed_and_an_extra_case(svc: Services)
     )
     assert "approved_unpaid/e 1" in missing and "unknown_reference/u 0" in missing
     assert unexpected == ["unknown_reference/i 999999"] and found == planted - 2
+
+
+def test_a_local_tick_of_another_programme_of_the_group_is_ticked_elsewhere(
+    svc: Services,
+) -> None:
+    """One person, two programmes of the exclusion group ``tcxh-hang-thang`` in one period:
+    the monthly allowance was paid and ticked locally, so the elderly allowance is ticked
+    elsewhere — and the paid one is not."""
+    at = dt.datetime(2026, 7, 5, tzinfo=dt.UTC)
+    with svc.db.begin() as conn:
+        unit = conn.execute(select(admin_unit.c.id).limit(1)).scalar_one()
+        codes = dict(conn.execute(select(programme.c.code, programme.c.id)).all())
+        pid = conn.execute(
+            insert(person)
+            .values(
+                full_name="Trần Thị B", name_key="tran thi b", vital_status="alive", created_at=at
+            )
+            .returning(person.c.id)
+        ).scalar_one()
+        ids = {}
+        for code, state in (("ND20-TCXH", "paid"), ("ND20-NCT80", "approved")):
+            ids[code] = conn.execute(
+                insert(enrollment)
+                .values(
+                    programme_id=codes[code],
+                    period="2026-07",
+                    person_id=pid,
+                    unit_id=unit,
+                    amount=500_000,
+                    state=state,
+                    channel="bank",
+                    created_at=at,
+                )
+                .returning(enrollment.c.id)
+            ).scalar_one()
+        conn.execute(
+            insert(payment_instruction).values(
+                enrollment_id=ids["ND20-TCXH"],
+                attempt=1,
+                idempotency_key="k1",
+                reference="R-TCXH-1",
+                channel="bank",
+                amount=500_000,
+                state="settled",
+                created_at=at,
+            )
+        )
+        conn.execute(
+            insert(tick).values(
+                person_id=pid,
+                exclusion_group="tcxh-hang-thang",
+                period="2026-07",
+                unit_id=unit,
+                programme_code="ND20-TCXH",
+                payment_ref="R-TCXH-1",
+                source="local",
+                state="active",
+                created_at=at,
+            )
+        )
+    summary = reconcile.run(svc)
+    cases = _open(svc)
+    key = ("ticked_elsewhere", f"e:{ids['ND20-NCT80']}:R-TCXH-1")
+    assert set(cases) == {key} and summary.by_type == {"ticked_elsewhere": 1}
+    assert cases[key] == {
+        "programme": "ND20-TCXH",
+        "payment_ref": "R-TCXH-1",
+        "source": "local",
+        "unit_id": unit,
+    }
+    # the incremental path (scope-first) finds the same after the tick is touched
+    with svc.db.begin() as conn:
+        conn.execute(tick.update().values(created_at=svc.clock()).where(tick.c.person_id == pid))
+    again = reconcile.run(svc, kind="incremental")
+    assert (again.scope, again.still_open, again.opened, again.closed) == (2, 1, 0, 0)
