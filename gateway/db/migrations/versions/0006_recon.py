@@ -19,6 +19,10 @@ down_revision = "0005_registry"
 branch_labels = None
 depends_on = None
 
+RUN_FKS = (
+    "fk_mismatch_case_opened_run_id_recon_run",
+    "fk_mismatch_case_last_seen_run_id_recon_run",
+)
 # (table, index, columns, partial WHERE or None) — mirrored in gateway/db/tables
 INDEXES: list[tuple[str, str, list[str], str | None]] = [
     ("enrollment", "ix_enrollment_updated_at", ["updated_at"], None),
@@ -45,6 +49,13 @@ INDEXES: list[tuple[str, str, list[str], str | None]] = [
 
 
 def upgrade() -> None:
+    # run ids on cases are bookkeeping written by the run itself; without the foreign keys and
+    # with free room in each page, touching every open case per run is a HOT update
+    with op.batch_alter_table("mismatch_case", schema=None) as batch_op:
+        for fk in RUN_FKS:
+            batch_op.drop_constraint(fk, type_="foreignkey")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE mismatch_case SET (fillfactor = 50)")
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
         batch_op.drop_index("ix_enrollment_person")  # ix_enrollment_person_period leads with it
     for table, name, columns, where in INDEXES:
@@ -61,6 +72,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE mismatch_case RESET (fillfactor)")
+    with op.batch_alter_table("mismatch_case", schema=None) as batch_op:
+        for fk, column in zip(RUN_FKS, ("opened_run_id", "last_seen_run_id"), strict=True):
+            batch_op.create_foreign_key(fk, "recon_run", [column], ["id"])
     for table, name, _columns, _where in reversed(INDEXES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(name)
