@@ -89,3 +89,34 @@ def bulk_update(
     conn.execute(
         table.update().where(table.c[key] == source.c[key]).values({n: source.c[n] for n in names})
     )
+
+
+# -- SQL text pieces for set-based statements written as text (reconciliation) ---------------
+
+
+def json_object_sql(dialect: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """A JSON object built inside the database from ``(key, SQL expression)`` pairs:
+    ``json_object`` on SQLite (text the JSON column reads back), ``jsonb_build_object`` on
+    PostgreSQL (the JSONB column's own type)."""
+    args = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
+    return f"jsonb_build_object({args})" if dialect == "postgresql" else f"json_object({args})"
+
+
+def json_embed_sql(dialect: str, expr: str) -> str:
+    """A JSON column's value placed inside ``json_object_sql`` as JSON, not as a quoted string."""
+    return expr if dialect == "postgresql" else f"json({expr})"
+
+
+def iso_utc_sql(dialect: str, expr: str) -> str:
+    """A timestamp as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), spelled the same by both databases."""
+    if dialect == "postgresql":
+        return f"to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {expr})"
+
+
+def xact_lock(conn: Connection, key: int) -> None:
+    """Serialise a job across processes for the rest of the transaction. PostgreSQL: an
+    advisory transaction lock; SQLite: the write transaction (``BEGIN IMMEDIATE``, see
+    gateway.db.engine) already excludes every other writer."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")

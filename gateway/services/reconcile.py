@@ -1,492 +1,495 @@
 """Reconciliation: approved entitlements × instructions × confirmations × registry × ticks.
 
-Each mismatch type is one set-based query inside the database; only discrepancies come back.
-A run opens a case per new discrepancy, keeps existing open cases (never a duplicate: a partial
-unique index on open cases), and closes cases whose cause disappeared, with the reason.
+Everything happens inside the database, in a handful of set-based statements, so a city of
+7 million entitlements never passes through Python (docs/reconciliation.md):
+
+1. one ``INSERT … SELECT`` per mismatch type writes the run's findings into a temporary table
+   (``recon_found``), evidence JSON built in SQL;
+2. open cases still found are touched (``last_seen_run_id``), open cases of the checked scope no
+   longer found are closed with the run named as the reason, and new findings open cases
+   (``INSERT … SELECT … ON CONFLICT DO NOTHING`` against the partial unique index of open cases,
+   so a re-run never duplicates one).
+
+An incremental run first collects the enrollments touched since the last successful run's
+watermark (``recon_scope``) and restricts both the findings and the closing to them. Two runs
+never interleave: a PostgreSQL advisory transaction lock; SQLite's write transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, DateTime, bindparam, insert, select, text, update
 
-from gateway.db.dialect import insert_ignore
-from gateway.db.tables import (
-    confirmation,
-    enrollment,
-    mismatch_case,
-    payee_account,
-    payment_batch,
-    payment_instruction,
-    person,
-    programme,
-    recon_run,
-    registry_verification,
-    tick,
-)
-from gateway.domain.reconciliation import Finding, plan
-from gateway.domain.states import EnrollmentState, InstructionState, MismatchType
+from gateway.db.database import Database
+from gateway.db.dialect import iso_utc_sql, json_embed_sql, json_object_sql, xact_lock
+from gateway.db.tables import recon_run
+from gateway.db.tables.payments import LIVE_OR_SETTLED
+from gateway.domain.states import EnrollmentState, MismatchType
 from gateway.services.context import Services
 
-M, IS, E = MismatchType, InstructionState, EnrollmentState
-IN_FLIGHT = (IS.CREATED, IS.SENT, IS.ACCEPTED, IS.UNKNOWN, IS.HELD)
-ENTITLED = (E.APPROVED, E.PAID)
+M, E = MismatchType, EnrollmentState
+ENTITLED = "('approved', 'paid')"
+NOT_ENTITLED = "({})".format(", ".join(f"'{s}'" for s in E if s not in (E.APPROVED, E.PAID)))
+LOCK_KEY = 0x616E_7265  # "anre": one reconciliation at a time across processes
+# rows written by a transaction that began before a run and committed after it carry
+# timestamps older than that run's start: the next incremental run looks back this far
+RECHECK_MARGIN = dt.timedelta(minutes=5)
+ANALYZE_AFTER = 10_000  # cases opened by one run after which PostgreSQL re-reads the statistics
+COLUMNS = (
+    "type, dedup_key, unit_id, programme_id, period, person_id, enrollment_id, instruction_id,"
+    " evidence"
+)
 
 
 @dataclass
 class ReconcileSummary:
     run_id: int
+    kind: str = "full"
     opened: int = 0
     still_open: int = 0
     closed: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
+    scope: int | None = None  # enrollments re-checked by an incremental run; None = all
+    watermark: str | None = None
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per statement
 
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.steps[name] = round(self.steps.get(name, 0.0) + time.perf_counter() - started, 3)
 
-def approved_unpaid(conn: Connection, now: dt.datetime) -> list[Finding]:
-    live = select(payment_instruction.c.enrollment_id).where(
-        payment_instruction.c.state.in_((*IN_FLIGHT, IS.SETTLED))
-    )
-    disbursed = exists().where(
-        payment_batch.c.programme_id == enrollment.c.programme_id,
-        payment_batch.c.period == enrollment.c.period,
-    )
-    last = aliased(payment_instruction)
-    rows = conn.execute(
-        select(
-            enrollment.c.id,
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-            enrollment.c.amount,
-            select(last.c.reason_code)
-            .where(last.c.enrollment_id == enrollment.c.id)
-            .order_by(last.c.attempt.desc())
-            .limit(1)
-            .scalar_subquery()
-            .label("last_reason"),
-        ).where(enrollment.c.state == E.APPROVED, enrollment.c.id.not_in(live), disbursed)
-    )
-    return [
-        Finding(
-            M.APPROVED_UNPAID,
-            f"e:{r.id}",
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.id,
-            None,
-            {"amount": r.amount, "last_reason": r.last_reason},
-        )
-        for r in rows
-    ]
-
-
-def _instruction_findings(
-    conn: Connection,
-    mtype: MismatchType,
-    where: Any,
-    evidence: Callable[[Any], dict[str, object]],
-) -> list[Finding]:
-    rows = conn.execute(
-        select(
-            payment_instruction.c.id,
-            payment_instruction.c.reference,
-            payment_instruction.c.amount,
-            payment_instruction.c.state,
-            payment_instruction.c.reason_code,
-            enrollment.c.id.label("eid"),
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-            enrollment.c.state.label("e_state"),
-        )
-        .join(enrollment, enrollment.c.id == payment_instruction.c.enrollment_id)
-        .where(where)
-    )
-    return [
-        Finding(
-            mtype,
-            f"i:{r.id}",
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.eid,
-            r.id,
-            {"reference": r.reference, "amount": r.amount, **evidence(r)},
-        )
-        for r in rows
-    ]
-
-
-def paid_not_approved(conn: Connection, now: dt.datetime) -> list[Finding]:
-    return _instruction_findings(
-        conn,
-        M.PAID_NOT_APPROVED,
-        and_(payment_instruction.c.state == IS.SETTLED, enrollment.c.state.not_in(ENTITLED)),
-        lambda r: {"enrollment_state": r.e_state},
-    )
-
-
-def duplicate_payment(conn: Connection, now: dt.datetime) -> list[Finding]:
-    """A reference settled more than once. (The same person paid by two programmes or localities
-    of one exclusion group surfaces as ticked_elsewhere.)"""
-    dup = select(confirmation.c.instruction_id).where(
-        confirmation.c.apply_result == "duplicate_settlement"
-    )
-    return _instruction_findings(
-        conn,
-        M.DUPLICATE_PAYMENT,
-        payment_instruction.c.id.in_(dup),
-        lambda r: {"confirmations": "more than one settlement for this reference"},
-    )
-
-
-def amount_mismatch(conn: Connection, now: dt.datetime) -> list[Finding]:
-    bad = select(confirmation.c.instruction_id).where(
-        confirmation.c.apply_result == "amount_mismatch"
-    )
-    return _instruction_findings(
-        conn, M.AMOUNT_MISMATCH, payment_instruction.c.id.in_(bad), lambda r: {"state": r.state}
-    )
-
-
-def returned_payment(conn: Connection, now: dt.datetime) -> list[Finding]:
-    return _instruction_findings(
-        conn,
-        M.RETURNED_PAYMENT,
-        payment_instruction.c.state.in_((IS.RETURNED, IS.REJECTED)),
-        lambda r: {"state": r.state, "reason_code": r.reason_code},
-    )
-
-
-def account_name_mismatch(conn: Connection, now: dt.datetime) -> list[Finding]:
-    return _instruction_findings(
-        conn,
-        M.ACCOUNT_NAME_MISMATCH,
-        and_(
-            payment_instruction.c.state == IS.HELD,
-            payment_instruction.c.payee_account_id.in_(
-                select(payee_account.c.id).where(payee_account.c.status == "mismatch")
-            ),
-        ),
-        lambda r: {"reason_code": r.reason_code},
-    )
-
-
-def unknown_overdue(conn: Connection, now: dt.datetime) -> list[Finding]:
-    return _instruction_findings(
-        conn,
-        M.UNKNOWN_OUTCOME_OVERDUE,
-        and_(payment_instruction.c.state == IS.UNKNOWN, payment_instruction.c.deadline_at < now),
-        lambda r: {"state": r.state},
-    )
-
-
-def unknown_reference(conn: Connection, now: dt.datetime) -> list[Finding]:
-    rows = conn.execute(
-        select(
-            confirmation.c.id,
-            confirmation.c.source,
-            confirmation.c.item_key,
-            confirmation.c.reference,
-            confirmation.c.amount,
-            confirmation.c.outcome,
-        ).where(confirmation.c.apply_result == "unknown_reference")
-    )
-    return [
-        Finding(
-            M.UNKNOWN_REFERENCE,
-            f"c:{r.source}:{r.item_key}"[:160],
-            evidence={
-                "reference": r.reference,
-                "amount": r.amount,
-                "outcome": r.outcome,
-                "source": r.source,
-            },
-        )
-        for r in rows
-    ]
-
-
-def _registry_findings(conn: Connection, mtype: MismatchType, outcome: str) -> list[Finding]:
-    latest = (
-        select(func.max(registry_verification.c.id))
-        .where(registry_verification.c.outcome != "error")
-        .group_by(registry_verification.c.enrollment_id)
-    )
-    rows = conn.execute(
-        select(
-            enrollment.c.id,
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-            registry_verification.c.fields,
-            registry_verification.c.checked_at,
-        )
-        .join(registry_verification, registry_verification.c.enrollment_id == enrollment.c.id)
-        .where(
-            registry_verification.c.id.in_(latest),
-            registry_verification.c.outcome == outcome,
-            enrollment.c.state.in_(ENTITLED),
-        )
-    )
-    return [
-        Finding(
-            mtype,
-            f"e:{r.id}",
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.id,
-            None,
-            {"fields": r.fields, "checked_at": r.checked_at.isoformat()},
-        )
-        for r in rows
-    ]
-
-
-def identity_mismatch(conn: Connection, now: dt.datetime) -> list[Finding]:
-    found = _registry_findings(conn, M.IDENTITY_MISMATCH, "mismatch")
-    rows = conn.execute(
-        select(
-            confirmation.c.id,
-            confirmation.c.instruction_id,
-            confirmation.c.evidence_ref,
-            enrollment.c.id.label("eid"),
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-        )
-        .join(payment_instruction, payment_instruction.c.id == confirmation.c.instruction_id)
-        .join(enrollment, enrollment.c.id == payment_instruction.c.enrollment_id)
-        .where(confirmation.c.apply_result == "id_mismatch")
-    )
-    return found + [
-        Finding(
-            M.IDENTITY_MISMATCH,
-            f"c:{r.id}",
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.eid,
-            r.instruction_id,
-            {"counter_id": "differs from the beneficiary's", "evidence_ref": r.evidence_ref},
-        )
-        for r in rows
-    ]
-
-
-def not_found(conn: Connection, now: dt.datetime) -> list[Finding]:
-    return _registry_findings(conn, M.NOT_FOUND, "not_found")
-
-
-def deceased(conn: Connection, now: dt.datetime) -> list[Finding]:
-    rows = conn.execute(
-        select(
-            enrollment.c.id,
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-            enrollment.c.state,
-            person.c.death_date,
-        )
-        .join(person, person.c.id == enrollment.c.person_id)
-        .where(person.c.vital_status == "deceased", enrollment.c.state.in_(ENTITLED))
-    )
-    return [
-        Finding(
-            M.DECEASED,
-            f"e:{r.id}",
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.id,
-            None,
-            {"state": r.state, "death_date": r.death_date.isoformat() if r.death_date else None},
-        )
-        for r in rows
-    ]
-
-
-def ticked_elsewhere(conn: Connection, now: dt.datetime) -> list[Finding]:
-    own = select(payment_instruction.c.reference).where(
-        payment_instruction.c.enrollment_id == enrollment.c.id
-    )
-    rows = conn.execute(
-        select(
-            enrollment.c.id,
-            enrollment.c.unit_id,
-            enrollment.c.programme_id,
-            enrollment.c.period,
-            enrollment.c.person_id,
-            tick.c.programme_code,
-            tick.c.payment_ref,
-            tick.c.source,
-            tick.c.unit_id.label("tick_unit"),
-        )
-        .join(programme, programme.c.id == enrollment.c.programme_id)
-        .join(
-            tick,
-            and_(
-                tick.c.person_id == enrollment.c.person_id,
-                tick.c.state == "active",
-                tick.c.exclusion_group == programme.c.exclusion_group,
-                tick.c.period == enrollment.c.period,
-            ),
-        )
-        .where(
-            enrollment.c.state.in_(ENTITLED),
-            (tick.c.payment_ref.is_(None)) | tick.c.payment_ref.not_in(own),
-        )
-    )
-    return [
-        Finding(
-            M.TICKED_ELSEWHERE,
-            f"e:{r.id}:{r.payment_ref}"[:160],
-            r.unit_id,
-            r.programme_id,
-            r.period,
-            r.person_id,
-            r.id,
-            None,
-            {
-                "programme": r.programme_code,
-                "payment_ref": r.payment_ref,
-                "source": r.source,
-                "unit_id": r.tick_unit,
-            },
-        )
-        for r in rows
-    ]
-
-
-CHECKS: dict[MismatchType, Callable[[Connection, dt.datetime], list[Finding]]] = {
-    M.APPROVED_UNPAID: approved_unpaid,
-    M.PAID_NOT_APPROVED: paid_not_approved,
-    M.DUPLICATE_PAYMENT: duplicate_payment,
-    M.AMOUNT_MISMATCH: amount_mismatch,
-    M.IDENTITY_MISMATCH: identity_mismatch,
-    M.DECEASED: deceased,
-    M.NOT_FOUND: not_found,
-    M.TICKED_ELSEWHERE: ticked_elsewhere,
-    M.ACCOUNT_NAME_MISMATCH: account_name_mismatch,
-    M.RETURNED_PAYMENT: returned_payment,
-    M.UNKNOWN_OUTCOME_OVERDUE: unknown_overdue,
-    M.UNKNOWN_REFERENCE: unknown_reference,
-}
+    def as_counts(self) -> dict[str, Any]:
+        """JSON-able figures of the run (job-run records, CLI ``--json``, recon_run.counts)."""
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "opened": self.opened,
+            "still_open": self.still_open,
+            "closed": self.closed,
+            "by_type": dict(sorted(self.by_type.items())),
+            "scope": self.scope,
+            "watermark": self.watermark,
+            "seconds": round(self.seconds, 3),
+            "steps": self.steps,
+        }
 
 
 def run(svc: Services, *, kind: str = "full") -> ReconcileSummary:
-    now = svc.clock()
-    with svc.db.begin() as conn:
-        run_id = int(
+    """One reconciliation run, full or incremental, in one transaction."""
+    return run_on(svc.db, svc.clock, kind=kind)
+
+
+def run_on(
+    db: Database, clock: Callable[[], dt.datetime], *, kind: str = "full"
+) -> ReconcileSummary:
+    """``run`` on a bare database (the benchmark has no ports to build)."""
+    if kind not in ("full", "incremental"):
+        raise ValueError(f"kind must be full or incremental, not {kind!r}")
+    started = time.perf_counter()
+    now = clock()
+    try:
+        with db.begin() as conn:
+            xact_lock(conn, LOCK_KEY)
+            summary = _run(conn, kind, now)
+            summary.seconds = time.perf_counter() - started
             conn.execute(
-                insert(recon_run)
-                .values(kind=kind, started_at=now, counts={}, outcome="running")
-                .returning(recon_run.c.id)
-            ).scalar_one()
-        )
-        findings = [f for check in CHECKS.values() for f in check(conn, now)]
-        open_cases = {
-            (t, k): int(i)
-            for i, t, k in conn.execute(
-                select(mismatch_case.c.id, mismatch_case.c.type, mismatch_case.c.dedup_key).where(
-                    mismatch_case.c.status == "open"
+                update(recon_run)
+                .where(recon_run.c.id == summary.run_id)
+                .values(finished_at=clock(), outcome="succeeded", counts=summary.as_counts())
+            )
+        return summary
+    except Exception as exc:
+        with db.begin() as conn:
+            conn.execute(
+                insert(recon_run).values(
+                    kind=kind,
+                    started_at=now,
+                    finished_at=clock(),
+                    counts={},
+                    outcome="failed",
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
                 )
             )
-        }
-        delta = plan(findings, open_cases, frozenset(str(t) for t in CHECKS))
-        summary = ReconcileSummary(
-            run_id, len(delta.to_open), len(delta.still_open), len(delta.to_close)
-        )
-        _open(conn, delta.to_open, run_id, now)
-        _touch(conn, delta.still_open, run_id, now)
-        _close(conn, delta.to_close, run_id, now)
-        for f in findings:
-            summary.by_type[str(f.type)] = summary.by_type.get(str(f.type), 0) + 1
+        raise
+
+
+def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
+    since = _last_watermark(conn) if kind == "incremental" else None
+    run_id = int(
         conn.execute(
-            update(recon_run)
-            .where(recon_run.c.id == run_id)
+            insert(recon_run)
             .values(
-                finished_at=svc.clock(),
-                outcome="succeeded",
-                counts={
-                    "opened": summary.opened,
-                    "still_open": summary.still_open,
-                    "closed": summary.closed,
-                    "by_type": summary.by_type,
-                },
+                kind=kind,
+                started_at=now,
+                watermark=now.astimezone(dt.UTC).isoformat(),
+                counts={},
+                outcome="running",
             )
-        )
+            .returning(recon_run.c.id)
+        ).scalar_one()
+    )
+    sql = _Sql(conn.dialect.name)
+    summary = ReconcileSummary(run_id, kind, watermark=now.astimezone(dt.UTC).isoformat())
+    for stmt in sql.temp_tables():
+        conn.exec_driver_sql(stmt)
+    if since is not None:
+        with summary.step("scope"):
+            conn.execute(_text(sql.scope_sql()), {"since": since - RECHECK_MARGIN, "now": now})
+        summary.scope = int(conn.exec_driver_sql("SELECT count(*) FROM recon_scope").scalar_one())
+        conn.exec_driver_sql("ANALYZE recon_scope")  # temporary tables get no automatic stats
+    for name, statement in sql.findings(incremental=since is not None):
+        with summary.step(name):
+            conn.execute(_text(statement), {"now": now, "since": (since or now) - RECHECK_MARGIN})
+    conn.exec_driver_sql("CREATE INDEX ix_recon_found_key ON recon_found (type, dedup_key)")
+    conn.exec_driver_sql("ANALYZE recon_found")
+    summary.by_type = {
+        str(t): int(n)
+        for t, n in conn.exec_driver_sql("SELECT type, count(*) FROM recon_found GROUP BY type")
+    }
+    in_scope = (  # through ix_mismatch_case_enrollment, not a scan of every open case
+        ""
+        if since is None
+        else "AND id IN (SELECT m.id FROM recon_scope s CROSS JOIN mismatch_case m"
+        " WHERE m.enrollment_id = s.enrollment_id AND m.status = 'open')"
+    )
+    params = {"run": run_id, "now": now}
+    summary.still_open = _rows(
+        conn,
+        summary,
+        "touch",
+        _text(
+            """UPDATE mismatch_case SET last_seen_run_id = :run
+            WHERE id IN (SELECT m.id FROM recon_found f CROSS JOIN mismatch_case m
+              WHERE m.status = 'open' AND m.type = f.type AND m.dedup_key = f.dedup_key)"""
+        ),
+        params,
+    )
+    summary.closed = _rows(
+        conn,
+        summary,
+        "close",
+        _text(
+            f"""UPDATE mismatch_case SET status = 'closed', closed_at = :now, updated_at = :now,
+              resolution = 'auto_closed', resolution_reason = :reason
+            WHERE status = 'open' AND type IN ({", ".join(f"'{t}'" for t in M)}) {in_scope}
+              AND NOT EXISTS (SELECT 1 FROM recon_found f
+                WHERE f.type = mismatch_case.type AND f.dedup_key = mismatch_case.dedup_key)"""  # noqa: S608
+        ),
+        {**params, "reason": f"cause no longer present in reconciliation run {run_id}"},
+    )
+    summary.opened = _rows(
+        conn,
+        summary,
+        "open",
+        _text(
+            f"""INSERT INTO mismatch_case ({COLUMNS}, status, opened_at, updated_at,
+              opened_run_id, last_seen_run_id)
+            SELECT {COLUMNS}, 'open', :now, :now, :run, :run FROM recon_found f
+            WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+            ON CONFLICT (type, dedup_key) WHERE status = 'open' DO NOTHING"""  # noqa: S608
+        ),
+        params,
+    )
+    for stmt in sql.drop_temp_tables():
+        conn.exec_driver_sql(stmt)
+    if sql.pg and summary.opened > ANALYZE_AFTER:
+        # the next run's plans must not take a city's cases for an empty table
+        conn.exec_driver_sql("ANALYZE mismatch_case")
     return summary
 
 
-def _open(conn: Connection, findings: tuple[Finding, ...], run_id: int, now: dt.datetime) -> None:
-    stmt = insert_ignore(
-        conn,
-        mismatch_case,
-        index_elements=["type", "dedup_key"],
-        index_where=text("status = 'open'"),
-    )
-    rows = [
-        {
-            "type": str(f.type),
-            "dedup_key": f.dedup_key,
-            "status": "open",
-            "unit_id": f.unit_id,
-            "programme_id": f.programme_id,
-            "period": f.period,
-            "person_id": f.person_id,
-            "enrollment_id": f.enrollment_id,
-            "instruction_id": f.instruction_id,
-            "evidence": f.evidence,
-            "opened_at": now,
-            "updated_at": now,
-            "opened_run_id": run_id,
-            "last_seen_run_id": run_id,
-        }
-        for f in findings
-    ]
-    for start in range(0, len(rows), 500):
-        conn.execute(stmt, rows[start : start + 500])
+def _rows(
+    conn: Connection, summary: ReconcileSummary, name: str, stmt: Any, params: dict[str, Any]
+) -> int:
+    with summary.step(name):
+        return int(conn.execute(stmt, params).rowcount)
 
 
-def _touch(conn: Connection, ids: tuple[int, ...], run_id: int, now: dt.datetime) -> None:
-    for start in range(0, len(ids), 900):
-        conn.execute(
-            update(mismatch_case)
-            .where(mismatch_case.c.id.in_(ids[start : start + 900]))
-            .values(last_seen_run_id=run_id)
+def _last_watermark(conn: Connection) -> dt.datetime | None:
+    value = conn.execute(
+        select(recon_run.c.watermark)
+        .where(recon_run.c.outcome == "succeeded", recon_run.c.watermark.is_not(None))
+        .order_by(recon_run.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _text(sql: str) -> Any:
+    stamp = DateTime(timezone=True)
+    names = [n for n in ("now", "since") if f":{n}" in sql]
+    return text(sql).bindparams(*[bindparam(n, type_=stamp) for n in names])
+
+
+class _Sql:
+    """The statements of a run, spelled for one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.pg = dialect == "postgresql"
+        # SQLite joins CROSS JOIN tables in the order written (its planner has no statistics on
+        # the run's temporary tables); PostgreSQL plans plain joins from statistics
+        self.join = "JOIN" if self.pg else "CROSS JOIN"
+        # SQLite's statistics hold no histogram: it would scan millions of entitlements rather
+        # than read the few in the states that are not owed through the state index
+        self.by_state = "" if self.pg else "INDEXED BY ix_enrollment_state_unit"
+
+    def temp_tables(self) -> list[str]:
+        evidence = "JSONB" if self.pg else "TEXT"
+        suffix = " ON COMMIT DROP" if self.pg else ""
+        return [
+            *self.drop_temp_tables(),
+            f"""CREATE TEMP TABLE recon_found (type VARCHAR(32) NOT NULL,
+              dedup_key VARCHAR(160) NOT NULL, unit_id BIGINT, programme_id BIGINT,
+              period VARCHAR(7), person_id BIGINT, enrollment_id BIGINT, instruction_id BIGINT,
+              evidence {evidence} NOT NULL){suffix}""",
+            f"CREATE TEMP TABLE recon_scope (enrollment_id BIGINT PRIMARY KEY){suffix}",
+        ]
+
+    def drop_temp_tables(self) -> list[str]:
+        schema = "pg_temp" if self.pg else "temp"  # never a permanent table of the same name
+        return [f"DROP TABLE IF EXISTS {schema}.{t}" for t in ("recon_found", "recon_scope")]
+
+    def json(self, *pairs: tuple[str, str]) -> str:
+        return json_object_sql(self.dialect, pairs)
+
+    def scope_sql(self) -> str:
+        """Enrollments whose facts changed since the watermark (each branch on an index)."""
+        return """INSERT INTO recon_scope (enrollment_id)
+            SELECT id FROM enrollment WHERE updated_at >= :since
+            UNION SELECT id FROM enrollment WHERE created_at >= :since
+            UNION SELECT enrollment_id FROM payment_instruction WHERE state_changed_at >= :since
+            UNION SELECT enrollment_id FROM payment_instruction WHERE created_at >= :since
+            UNION SELECT enrollment_id FROM payment_instruction
+              WHERE state = 'unknown' AND deadline_at >= :since AND deadline_at < :now
+            UNION SELECT i.enrollment_id FROM confirmation c
+              JOIN payment_instruction i ON i.id = c.instruction_id WHERE c.received_at >= :since
+            UNION SELECT e.id FROM tick t JOIN enrollment e ON e.person_id = t.person_id
+              WHERE t.created_at >= :since
+            UNION SELECT e.id FROM tick t JOIN enrollment e ON e.person_id = t.person_id
+              WHERE t.withdrawn_at >= :since
+            UNION SELECT enrollment_id FROM registry_verification
+              WHERE checked_at >= :since AND enrollment_id IS NOT NULL
+            UNION SELECT e.id FROM person p JOIN enrollment e ON e.person_id = p.id
+              WHERE p.updated_at >= :since"""
+
+    def findings(self, *, incremental: bool) -> list[tuple[str, str]]:
+        """One INSERT … SELECT per mismatch type (ARCHITECTURE.md §2)."""
+        # incremental: the scope drives every join (CROSS JOIN fixes SQLite's join order: the
+        # temporary table has no statistics); full: each check starts from its own index
+        scope = "AND e.id = s.enrollment_id" if incremental else ""
+        inc = incremental
+
+        def frm(full: str, scoped: str) -> str:
+            if not inc:
+                return f"FROM {full}"
+            if not self.pg:  # SQLite keeps the written order of CROSS JOINs
+                scoped = scoped.replace("JOIN ", "CROSS JOIN ")
+            return f"FROM recon_scope s {self.join} enrollment e ON e.id = s.enrollment_id {scoped}"
+
+        new_conf = "AND c.received_at >= :since" if incremental else ""
+        key = "'e:' || CAST(e.id AS TEXT)"
+        ikey = "'i:' || CAST(i.id AS TEXT)"
+        ecols = "e.unit_id, e.programme_id, e.period, e.person_id, e.id"
+        head = f"INSERT INTO recon_found ({COLUMNS}) SELECT"
+        found_from_i = frm(
+            "payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id",
+            "JOIN payment_instruction i ON i.enrollment_id = e.id",
+        )
+        last_reason = (
+            "(SELECT li.reason_code FROM payment_instruction li WHERE li.enrollment_id = e.id"
+            " ORDER BY li.attempt DESC LIMIT 1)"
+        )
+        latest_verification = (
+            "v.id = (SELECT max(v2.id) FROM registry_verification v2"
+            " WHERE v2.enrollment_id = v.enrollment_id AND v2.outcome <> 'error')"
         )
 
+        def instruction_check(
+            mtype: MismatchType, where: str, *extra: tuple[str, str], source: str = found_from_i
+        ) -> str:
+            evidence = self.json(("reference", "i.reference"), ("amount", "i.amount"), *extra)
+            return f"""{head} '{mtype}', {ikey}, {ecols}, i.id, {evidence}
+                {source} WHERE {where} {scope}"""
 
-def _close(conn: Connection, ids: tuple[int, ...], run_id: int, now: dt.datetime) -> None:
-    for start in range(0, len(ids), 900):
-        conn.execute(
-            update(mismatch_case)
-            .where(
-                mismatch_case.c.id.in_(ids[start : start + 900]), mismatch_case.c.status == "open"
+        def registry_check(mtype: MismatchType, outcome: str) -> str:
+            evidence = self.json(
+                ("fields", json_embed_sql(self.dialect, "v.fields")),
+                ("checked_at", iso_utc_sql(self.dialect, "v.checked_at")),
             )
-            .values(
-                status="closed",
-                closed_at=now,
-                updated_at=now,
-                resolution="auto_closed",
-                resolution_reason=f"cause no longer present in reconciliation run {run_id}",
-            )
+            return f"""{head} '{mtype}', {key}, {ecols}, NULL, {evidence}
+                {
+                frm(
+                    "registry_verification v JOIN enrollment e ON e.id = v.enrollment_id",
+                    "JOIN registry_verification v ON v.enrollment_id = e.id",
+                )
+            }
+                WHERE v.outcome = '{outcome}' AND e.state IN {ENTITLED}
+                  AND {latest_verification} {scope}"""
+
+        def confirmed(result: str) -> str:
+            sub = "SELECT c.instruction_id FROM confirmation c WHERE c.apply_result = "
+            return f"i.id IN ({sub}'{result}')"
+
+        settlements = (
+            "(SELECT count(*) FROM confirmation c WHERE c.instruction_id = i.id"
+            " AND c.apply_result IN ('settled', 'duplicate_settlement'))"
         )
+        reported_amount = (
+            "(SELECT max(c.amount) FROM confirmation c WHERE c.instruction_id = i.id"
+            " AND c.apply_result = 'amount_mismatch')"
+        )
+        statements = [
+            f"""{head} '{M.APPROVED_UNPAID}', {key}, {ecols}, NULL,
+                {self.json(("amount", "e.amount"), ("last_reason", last_reason))}
+              {frm("enrollment e", "")} WHERE e.state = 'approved' {scope}
+                AND NOT EXISTS (SELECT 1 FROM payment_instruction i
+                  WHERE i.enrollment_id = e.id AND i.{LIVE_OR_SETTLED})
+                AND EXISTS (SELECT 1 FROM payment_batch b
+                  WHERE b.programme_id = e.programme_id AND b.period = e.period)""",  # noqa: S608
+            instruction_check(
+                M.PAID_NOT_APPROVED,
+                f"e.state IN {NOT_ENTITLED} AND i.state = 'settled'",
+                ("enrollment_state", "e.state"),
+                # from the few entitlements not owed, not from millions of settled payments
+                source=frm(
+                    f"enrollment e {self.by_state} {self.join} payment_instruction i"
+                    " ON i.enrollment_id = e.id",
+                    "JOIN payment_instruction i ON i.enrollment_id = e.id",
+                ),
+            ),
+            instruction_check(
+                M.DUPLICATE_PAYMENT, confirmed("duplicate_settlement"), ("settlements", settlements)
+            ),
+            instruction_check(
+                M.AMOUNT_MISMATCH,
+                confirmed("amount_mismatch"),
+                ("reported_amount", reported_amount),
+                ("state", "i.state"),
+            ),
+            instruction_check(
+                M.RETURNED_PAYMENT,
+                "i.state IN ('returned', 'rejected')",
+                ("state", "i.state"),
+                ("reason_code", "i.reason_code"),
+            ),
+            instruction_check(
+                M.ACCOUNT_NAME_MISMATCH,
+                "i.state = 'held' AND i.payee_account_id IN"
+                " (SELECT a.id FROM payee_account a WHERE a.status = 'mismatch')",
+                ("reason_code", "i.reason_code"),
+            ),
+            instruction_check(
+                M.UNKNOWN_OUTCOME_OVERDUE,
+                "i.state = 'unknown' AND i.deadline_at < :now",
+                ("state", "i.state"),
+                ("deadline_at", iso_utc_sql(self.dialect, "i.deadline_at")),
+            ),
+            f"""{head} '{M.UNKNOWN_REFERENCE}',
+                substr('c:' || c.source || ':' || c.item_key, 1, 160),
+                NULL, NULL, NULL, NULL, NULL, NULL,
+                {
+                self.json(
+                    ("reference", "c.reference"),
+                    ("amount", "c.amount"),
+                    ("outcome", "c.outcome"),
+                    ("source", "c.source"),
+                )
+            }
+              FROM confirmation c WHERE c.apply_result = 'unknown_reference' {new_conf}""",
+            registry_check(M.IDENTITY_MISMATCH, "mismatch"),
+            f"""{head} '{M.IDENTITY_MISMATCH}', 'c:' || CAST(c.id AS TEXT), {ecols}, i.id,
+                {
+                self.json(
+                    ("reference", "i.reference"),
+                    ("evidence_ref", "c.evidence_ref"),
+                    ("counter_id", "'differs from the beneficiary''s'"),
+                )
+            }
+              {
+                frm(
+                    "confirmation c JOIN payment_instruction i ON i.id = c.instruction_id"
+                    " JOIN enrollment e ON e.id = i.enrollment_id",
+                    "JOIN payment_instruction i ON i.enrollment_id = e.id"
+                    " JOIN confirmation c ON c.instruction_id = i.id",
+                )
+            }
+              WHERE c.apply_result = 'id_mismatch' {scope}""",
+            registry_check(M.NOT_FOUND, "not_found"),
+            f"""{head} '{M.DECEASED}', {key}, {ecols}, NULL,
+                {self.json(("state", "e.state"), ("death_date", "CAST(p.death_date AS TEXT)"))}
+              {
+                frm(
+                    "person p JOIN enrollment e ON e.person_id = p.id",
+                    "JOIN person p ON p.id = e.person_id",
+                )
+            }
+              WHERE p.vital_status = 'deceased' AND e.state IN {ENTITLED} {scope}""",
+            *self.ticked_elsewhere(incremental, head, key, ecols, scope, frm),
+        ]
+        return [(_type_of(q), q) for q in statements]
+
+    def ticked_elsewhere(
+        self,
+        incremental: bool,
+        head: str,
+        key: str,
+        ecols: str,
+        scope: str,
+        frm: Callable[[str, str], str],
+    ) -> list[str]:
+        """A tick is the enrollment's own when it is the local tick of its programme (one
+        enrollment per programme, period and person) or names one of its payments. A full run
+        reads only the ticks that can be someone else's: those not made by a local payment
+        (partial index ``ix_tick_unowned``), and local ticks of persons with more than one
+        enrollment in the period (``ix_enrollment_person_period``) — never the whole ledger."""
+        evidence = self.json(
+            ("programme", "t.programme_code"),
+            ("payment_ref", "t.payment_ref"),
+            ("source", "t.source"),
+            ("unit_id", "t.unit_id"),
+        )
+        select_ = f"""{head} '{M.TICKED_ELSEWHERE}',
+            substr({key} || ':' || COALESCE(t.payment_ref, ''), 1, 160), {ecols}, NULL,
+            {evidence}"""
+        owned = f"""t.state = 'active' AND e.state IN {ENTITLED}
+            AND t.exclusion_group = COALESCE(g.exclusion_group, g.code)
+            AND (t.payment_ref IS NULL OR (
+              NOT (t.source = 'local' AND t.programme_code = g.code)
+              AND NOT EXISTS (SELECT 1 FROM payment_instruction o
+                WHERE o.enrollment_id = e.id AND o.reference = t.payment_ref)))"""  # noqa: S608
+        to_e = "JOIN enrollment e ON e.person_id = t.person_id AND e.period = t.period"
+        if incremental:
+            source = frm("", "JOIN tick t ON t.person_id = e.person_id AND t.period = e.period")
+            return [
+                f"""{select_} {source} JOIN programme g ON g.id = e.programme_id
+                WHERE {owned} {scope}"""
+            ]
+        several = (
+            "(SELECT person_id, period FROM enrollment GROUP BY person_id, period"
+            " HAVING count(*) > 1) m"
+        )
+        return [
+            f"""{select_} FROM tick t {to_e} JOIN programme g ON g.id = e.programme_id
+            WHERE t.state = 'active' AND (t.source <> 'local' OR t.payment_ref IS NULL)
+              AND {owned}""",
+            f"""{select_} FROM {several} {self.join} tick t
+              ON t.person_id = m.person_id AND t.period = m.period
+              {to_e} JOIN programme g ON g.id = e.programme_id
+            WHERE t.source = 'local' AND t.payment_ref IS NOT NULL AND {owned}""",
+        ]
+
+
+def _type_of(statement: str) -> str:
+    found = re.search(r"SELECT '(\w+)'", statement)
+    assert found is not None
+    return found[1]

@@ -40,8 +40,10 @@ mismatch_case = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("resolution", String(32)),
     Column("resolution_reason", Text),
-    Column("opened_run_id", ID, ForeignKey("recon_run.id")),
-    Column("last_seen_run_id", ID, ForeignKey("recon_run.id")),
+    # run ids are bookkeeping written by the run itself: no foreign key, so touching every open
+    # case per run is a HOT update without a referential check per row (0006_recon)
+    Column("opened_run_id", ID),
+    Column("last_seen_run_id", ID),
     Index(
         "uq_mismatch_case_open",
         "type",
@@ -51,6 +53,9 @@ mismatch_case = Table(
         postgresql_where=text("status = 'open'"),
     ),
     Index("ix_mismatch_case_queue", "status", "unit_id", "type", "opened_at"),
+    Index("ix_mismatch_case_enrollment", "enrollment_id"),  # 0006_recon: incremental closing
+    # room in every page for the next run's touch of each open case (HOT updates; 0006_recon)
+    postgresql_with={"fillfactor": 50},
 )
 
 case_action = Table(

@@ -90,8 +90,12 @@ enrollment = Table(
     Column("updated_at", DateTime(timezone=True)),
     UniqueConstraint("programme_id", "period", "person_id"),
     Index("ix_enrollment_state_unit", "state", "unit_id"),
-    Index("ix_enrollment_person", "person_id"),
+    # replaces ix_enrollment_person (0006_recon): who has several enrollments in a period
+    Index("ix_enrollment_person_period", "person_id", "period"),
     Index("ix_enrollment_import", "import_id"),
+    # incremental reconciliation: what changed since the last run (0006_recon)
+    Index("ix_enrollment_updated_at", "updated_at"),
+    Index("ix_enrollment_created_at", "created_at"),
 )
 
 enrollment_transition = Table(
@@ -124,6 +128,8 @@ flag = Table(
     Index("ix_flag_status_kind", "status", "kind"),
 )
 
+UNOWNED_TICK = "state = 'active' AND (source <> 'local' OR payment_ref IS NULL)"
+
 # The tick ledger: one active tick per person, exclusion group and period, whoever paid.
 tick = Table(
     "tick",
@@ -149,6 +155,15 @@ tick = Table(
         sqlite_where=text("state = 'active'"),
         postgresql_where=text("state = 'active'"),
     ),
+    Index("ix_tick_created_at", "created_at"),  # 0006_recon
+    # ticks not made by a local payment: the only ones that can be someone else's (0006_recon)
+    Index(
+        "ix_tick_unowned",
+        "person_id",
+        sqlite_where=text(UNOWNED_TICK),
+        postgresql_where=text(UNOWNED_TICK),
+    ),
+    Index("ix_tick_withdrawn_at", "withdrawn_at"),
 )
 
 registry_verification = Table(
@@ -167,4 +182,6 @@ registry_verification = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Index("ix_registry_verification_enrollment", "enrollment_id"),
     Index("ix_registry_verification_person", "person_id"),
+    Index("ix_registry_verification_checked_at", "checked_at"),  # 0006_recon
+    Index("ix_registry_verification_outcome", "outcome"),
 )

@@ -74,6 +74,8 @@ payment_instruction = Table(
     ),
     Index("ix_payment_instruction_state", "state"),
     Index("ix_payment_instruction_batch", "batch_id"),
+    Index("ix_payment_instruction_state_changed_at", "state_changed_at"),  # 0006_recon
+    Index("ix_payment_instruction_created_at", "created_at"),
 )
 
 # One row per item a channel reported (a callback item, a statement entry, a return-file line).
@@ -104,4 +106,6 @@ confirmation = Table(
     UniqueConstraint("source", "item_key"),
     Index("ix_confirmation_instruction", "instruction_id"),
     Index("ix_confirmation_reference", "reference"),
+    Index("ix_confirmation_received_at", "received_at"),  # 0006_recon
+    Index("ix_confirmation_apply_result", "apply_result"),
 )

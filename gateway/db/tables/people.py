@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from gateway.db.tables._base import ID, created_at, metadata, pk
@@ -50,6 +51,13 @@ person = Table(
     created_at(),
     Column("updated_at", DateTime(timezone=True)),
     Index("ix_person_name_key_birth_year", "name_key", "birth_year"),
+    Index("ix_person_updated_at", "updated_at"),  # 0006_recon
+    Index(
+        "ix_person_deceased",
+        "id",
+        sqlite_where=text("vital_status = 'deceased'"),
+        postgresql_where=text("vital_status = 'deceased'"),
+    ),
 )
 
 # Every number a person has held: re-established personal IDs and old 9-digit CMND numbers.
