@@ -14,7 +14,7 @@ ORDER = 92  # after the demo data, before the gateway starts serving
 
 def start(stack: Stack) -> None:
     stack.say("statistics snapshot …")
-    subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+    subprocess.run(  # our own CLI, fixed arguments
         [sys.executable, "-m", "gateway.cli", "jobs", "run", "stats.snapshot"],
         env=stack.environ(),
         stdout=subprocess.DEVNULL,

@@ -587,6 +587,11 @@ def suppressed_condition() -> Any:
     return _on(mismatch_case)
 
 
+def suppressed_on(alias: Any) -> Any:
+    """``suppressed_condition`` on an alias of mismatch_case (reconciliation's NOT EXISTS)."""
+    return _on(alias)
+
+
 def not_suppressed(type_expr: Any, dedup_key_expr: Any) -> Any:
     """A WHERE clause for set-based reconciliation: keep a finding only when no resolved case
     of the same (type, dedup_key) stays resolved. ``NOT EXISTS`` on
@@ -637,5 +642,6 @@ __all__ = [
     "not_suppressed",
     "resolve",
     "suppressed_findings",
+    "suppressed_on",
     "visible",
 ]

@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, insert, select, text, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import aliased
 
 from gateway.db.database import Database
 from gateway.db.dialect import iso_utc_sql, json_embed_sql, json_object_sql, xact_lock
-from gateway.db.tables import recon_run
+from gateway.db.tables import mismatch_case, recon_run
 from gateway.db.tables.payments import LIVE_OR_SETTLED
 from gateway.domain.states import EnrollmentState, MismatchType
+from gateway.services.cases import suppressed_on
 from gateway.services.context import Services
 
 M, E = MismatchType, EnrollmentState
@@ -194,7 +197,8 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
             f"""INSERT INTO mismatch_case ({COLUMNS}, status, opened_at, updated_at,
               opened_run_id, last_seen_run_id)
             SELECT {COLUMNS}, 'open', :now, :now, :run, :run FROM recon_found f
-            WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+            WHERE NOT EXISTS (SELECT 1 FROM mismatch_case r
+              WHERE r.type = f.type AND r.dedup_key = f.dedup_key AND {_stays_resolved()})
             ON CONFLICT (type, dedup_key) WHERE status = 'open' DO NOTHING"""  # noqa: S608
         ),
         params,
@@ -212,6 +216,16 @@ def _rows(
 ) -> int:
     with summary.step(name):
         return int(conn.execute(stmt, params).rowcount)
+
+
+def _stays_resolved() -> str:
+    """SQL on alias ``r``: a resolved case whose finding must not open a new case (every false
+    positive; any resolution of a finding read from a stored confirmation). One definition,
+    ``gateway.services.cases.suppressed_condition``; probed through ix_mismatch_case_resolved."""
+    condition = suppressed_on(aliased(mismatch_case, name="r"))
+    # spelled by the SQLite compiler for both databases (plain SQL: IN, LIKE, ||): PostgreSQL's
+    # would double the % of LIKE, and text() doubles it once more for the driver
+    return str(condition.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
 
 
 def _last_watermark(conn: Connection) -> dt.datetime | None:

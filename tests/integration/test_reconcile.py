@@ -324,3 +324,52 @@ def test_a_local_tick_of_another_programme_of_the_group_is_ticked_elsewhere(
         conn.execute(tick.update().values(created_at=svc.clock()).where(tick.c.person_id == pid))
     again = reconcile.run(svc, kind="incremental")
     assert (again.scope, again.still_open, again.opened, again.closed) == (2, 1, 0, 0)
+
+
+def test_a_finding_resolved_for_good_is_not_reopened_by_later_runs(svc: Services) -> None:
+    """A false positive stays resolved through full and incremental runs, though its cause (a
+    death record, a stored confirmation) is still in the data. (A case closed because its cause
+    disappeared opens again when the cause comes back: the test above.)"""
+    from gateway.security.principal import Actor
+    from gateway.services import accounts, cases
+
+    _load(svc, ONE_OF_EACH)
+    reconcile.run(svc)
+    with svc.db.begin() as conn:
+        user_id = accounts.add_user(
+            conn,
+            Actor.system("test"),
+            username="bo",
+            display_name="Cán bộ Bộ",
+            role="ministry_officer",
+            unit_scheme=None,
+            unit_code=None,
+            now=svc.clock(),
+        )
+        bo = accounts.actor_for_user(conn, user_id)
+        ids = {
+            (r.type, r.dedup_key): r.id
+            for r in conn.execute(
+                select(mismatch_case.c.id, mismatch_case.c.type, mismatch_case.c.dedup_key)
+            )
+        }
+    cases.resolve(svc, bo, ids[("deceased", "e:7")], "false_positive", "Giấy báo tử nhầm người")
+    cases.resolve(
+        svc, bo, ids[("unknown_reference", "c:bank:UR0")], "false_positive", "Khoản của tỉnh khác"
+    )
+    with svc.db.begin() as conn:  # the person's record changes: the incremental run re-checks it
+        conn.execute(text("UPDATE person SET updated_at = :now WHERE id = 7"), {"now": svc.clock()})
+
+    for kind in ("full", "incremental"):
+        summary = reconcile.run(svc, kind=kind)
+        assert summary.opened == 0, kind
+        gone = {("deceased", "e:7"), ("unknown_reference", "c:bank:UR0")}
+        assert set(_open(svc)) == EXPECTED - gone
+    assert summary.scope is not None and summary.scope >= 1  # e:7 was in the incremental's scope
+    with svc.db.read() as conn:
+        rows = conn.execute(
+            select(mismatch_case.c.status, mismatch_case.c.resolution).where(
+                mismatch_case.c.dedup_key.in_(("e:7", "c:bank:UR0"))
+            )
+        ).all()
+    assert sorted(rows) == [("resolved", "false_positive"), ("resolved", "false_positive")]

@@ -54,6 +54,14 @@ mismatch_case = Table(
     ),
     Index("ix_mismatch_case_queue", "status", "unit_id", "type", "opened_at"),
     Index("ix_mismatch_case_enrollment", "enrollment_id"),  # 0006_recon: incremental closing
+    # a run probes the resolved cases so it never reopens what stays resolved (0008)
+    Index(
+        "ix_mismatch_case_resolved",
+        "type",
+        "dedup_key",
+        sqlite_where=text("status = 'resolved'"),
+        postgresql_where=text("status = 'resolved'"),
+    ),
     # room in every page for the next run's touch of each open case (HOT updates; 0006_recon)
     postgresql_with={"fillfactor": 50},
 )

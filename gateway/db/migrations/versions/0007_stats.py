@@ -1,7 +1,7 @@
 """stats: daily statistics snapshots per admin unit, programme and period
 
 Revision ID: 0007_stats
-Revises: 0005_registry
+Revises: 0006_recon
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_stats"
-down_revision = "0005_registry"
+down_revision = "0006_recon"
 branch_labels = None
 depends_on = None
 
