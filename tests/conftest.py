@@ -170,6 +170,32 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
+@pytest.fixture
+def ansinh(svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``ansinh(*args, code=0)``: the command line in-process, on the test's database and keys,
+    as an operator would type it; returns what it printed (exit code checked)."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    sec = svc.settings.security
+    monkeypatch.setenv("ANSINH_DATABASE_URL", svc.settings.db_url)
+    monkeypatch.setenv("ANSINH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ANSINH_SECRET_KEY", sec.secret_key or "")
+    monkeypatch.setenv("ANSINH_PII_KEY", base64.b64encode(sec.pii_key or b"").decode())
+    monkeypatch.setenv(
+        "ANSINH_BLIND_INDEX_KEY", base64.b64encode(sec.blind_index_key or b"").decode()
+    )
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
 # -- report: how many tests ran on PostgreSQL ------------------------------------------------
 
 _BACKEND_COUNTS: dict[tuple[str, str], int] = {}

@@ -3,41 +3,28 @@ PostgreSQL): the reconciliation and outbox jobs on a small paid cycle."""
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
 from adapters.payments.port import ConfirmationItem, InboundMessage
-from gateway.cli import main
 from gateway.cli.jobs import EXIT_SKIPPED
 from gateway.db.tables import audit_event, job_run, outbox_message
 from gateway.services import confirm, disburse, jobs
 from gateway.services.context import Services
 from gateway.services.ticks import TICK_TOPIC
-from tests.conftest import TEST_KEYS
 from tests.payments import helpers as h
 
 
 @pytest.fixture
-def run(svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    assert TEST_KEYS.pii_key and TEST_KEYS.blind_index_key
-    monkeypatch.setenv("ANSINH_DATABASE_URL", svc.settings.db_url)
-    monkeypatch.setenv("ANSINH_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ANSINH_PII_KEY", base64.b64encode(TEST_KEYS.pii_key).decode())
-    monkeypatch.setenv(
-        "ANSINH_BLIND_INDEX_KEY", base64.b64encode(TEST_KEYS.blind_index_key).decode()
-    )
-    runner = CliRunner()
+def run(ansinh: Any) -> Any:
+    """The command line; its ``--json`` output parsed."""
 
     def invoke(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return json.loads(result.output) if "--json" in args else result.output
+        out = ansinh(*args, code=code)
+        return json.loads(out) if "--json" in args else out
 
     return invoke
 

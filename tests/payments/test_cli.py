@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from adapters.payments.iso20022 import bankfiles
-from gateway.cli import main
 from gateway.db.tables import payment_instruction
 from gateway.services import disburse
 from gateway.services.context import Services
-from tests.conftest import TEST_KEYS
 from tests.payments import helpers as h
 from tests.payments.test_iso20022 import FIXTURES
 
 
 @pytest.fixture
-def run(svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    assert TEST_KEYS.pii_key and TEST_KEYS.blind_index_key
-    monkeypatch.setenv("ANSINH_DATABASE_URL", svc.settings.db_url)
-    monkeypatch.setenv("ANSINH_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("ANSINH_PII_KEY", base64.b64encode(TEST_KEYS.pii_key).decode())
-    monkeypatch.setenv(
-        "ANSINH_BLIND_INDEX_KEY", base64.b64encode(TEST_KEYS.blind_index_key).decode()
-    )
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
+def run(ansinh: Any) -> Any:
+    return ansinh
 
 
 def test_parse_prints_normalised_confirmations_or_the_reason(run) -> None:
