@@ -27,3 +27,23 @@ def test_request_records_carry_an_id_and_no_personal_numbers(
     for record in caplog.records:
         masking.filter(record)
         assert "079301012345" not in formatter.format(record)
+
+
+def test_generated_request_ids_survive_the_masking_so_logs_match_headers(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The id the response carries is the id in the log line, unmasked, for every request; a
+    caller's id is kept only when it is a short token."""
+    caplog.set_level(logging.INFO)
+    masking = MaskingFilter()
+    sent = []
+    for _ in range(200):  # a hex UUID would carry a 9-digit run in about a quarter of these
+        sent.append(client.get("/health").headers["X-Request-ID"])
+    logged = []
+    for record in caplog.records:
+        if record.name == "ansinh.http":
+            masking.filter(record)
+            logged.append(record.request_id)
+    assert logged == sent and len(set(sent)) == 200
+    odd = client.get("/health", headers={"X-Request-ID": "x" * 65}).headers["X-Request-ID"]
+    assert odd != "x" * 65 and len(odd) == 29
