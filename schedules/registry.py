@@ -19,7 +19,7 @@ def pull_registry_changes(svc: Services) -> dict[str, Any]:
 
 JOBS = [
     JobSpec(
-        "registry-change-feed",
+        "registry.change_feed",
         "Apply the population registry's change feed: deaths suspend entitlements and hold "
         "unsent payments, re-issued IDs replace the current number, moves update residence",
         pull_registry_changes,
