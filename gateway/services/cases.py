@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     and_,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -614,7 +615,9 @@ def _on(alias: Any) -> Any:
                 c.resolution.in_([a.value for a in CaseAction]),
                 or_(
                     c.type.in_([str(t) for t in FACT_TYPES]),
-                    c.dedup_key.startswith(FACT_KEY_PREFIX),
+                    # substr, not LIKE: the clause is also spelled into reconciliation's raw
+                    # SQL, where a % would be doubled for the driver
+                    func.substr(c.dedup_key, 1, len(FACT_KEY_PREFIX)) == FACT_KEY_PREFIX,
                 ),
             ),
         ),

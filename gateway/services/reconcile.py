@@ -60,6 +60,7 @@ class ReconcileSummary:
     closed: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     scope: int | None = None  # enrollments re-checked by an incremental run; None = all
+    suppressed: int = 0  # findings resolved for good by an officer: no new case
     watermark: str | None = None
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per statement
@@ -80,6 +81,7 @@ class ReconcileSummary:
             "closed": self.closed,
             "by_type": dict(sorted(self.by_type.items())),
             "scope": self.scope,
+            "suppressed": self.suppressed,
             "watermark": self.watermark,
             "seconds": round(self.seconds, 3),
             "steps": self.steps,
@@ -153,6 +155,20 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
         with summary.step(name):
             conn.execute(_text(statement), {"now": now, "since": (since or now) - RECHECK_MARGIN})
     conn.exec_driver_sql("CREATE INDEX ix_recon_found_key ON recon_found (type, dedup_key)")
+    # findings an officer resolved for good are dropped here, against the resolved cases as
+    # they stand (ix_mismatch_case_resolved) — not inside the INSERT of new cases, where
+    # PostgreSQL would probe the very table the statement is growing
+    summary.suppressed = _rows(
+        conn,
+        summary,
+        "suppress",
+        text(
+            f"""DELETE FROM recon_found WHERE EXISTS (SELECT 1 FROM mismatch_case r
+              WHERE r.type = recon_found.type AND r.dedup_key = recon_found.dedup_key
+                AND {_stays_resolved()})"""  # noqa: S608
+        ),
+        {},
+    )
     conn.exec_driver_sql("ANALYZE recon_found")
     summary.by_type = {
         str(t): int(n)
@@ -197,8 +213,7 @@ def _run(conn: Connection, kind: str, now: dt.datetime) -> ReconcileSummary:
             f"""INSERT INTO mismatch_case ({COLUMNS}, status, opened_at, updated_at,
               opened_run_id, last_seen_run_id)
             SELECT {COLUMNS}, 'open', :now, :now, :run, :run FROM recon_found f
-            WHERE NOT EXISTS (SELECT 1 FROM mismatch_case r
-              WHERE r.type = f.type AND r.dedup_key = f.dedup_key AND {_stays_resolved()})
+            WHERE true  -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
             ON CONFLICT (type, dedup_key) WHERE status = 'open' DO NOTHING"""  # noqa: S608
         ),
         params,
@@ -223,8 +238,8 @@ def _stays_resolved() -> str:
     positive; any resolution of a finding read from a stored confirmation). One definition,
     ``gateway.services.cases.suppressed_condition``; probed through ix_mismatch_case_resolved."""
     condition = suppressed_on(aliased(mismatch_case, name="r"))
-    # spelled by the SQLite compiler for both databases (plain SQL: IN, LIKE, ||): PostgreSQL's
-    # would double the % of LIKE, and text() doubles it once more for the driver
+    # spelled by the SQLite compiler for both databases: plain SQL (IN, substr), bound values
+    # inlined as literals
     return str(condition.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
 
 

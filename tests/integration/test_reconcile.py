@@ -357,19 +357,34 @@ def test_a_finding_resolved_for_good_is_not_reopened_by_later_runs(svc: Services
     cases.resolve(
         svc, bo, ids[("unknown_reference", "c:bank:UR0")], "false_positive", "Khoản của tỉnh khác"
     )
-    with svc.db.begin() as conn:  # the person's record changes: the incremental run re-checks it
+    with svc.db.begin() as conn:
+        # an officer's resolution (not a false positive) of the ID recorded at the counter: the
+        # stored confirmation keeps saying so, the finding stays resolved
+        conn.execute(
+            text(
+                "UPDATE mismatch_case SET status = 'resolved', resolution = 'confirm_paid',"
+                " resolution_reason = 'Đã đối chiếu chữ ký' WHERE dedup_key = 'c:14'"
+            )
+        )
+        # the person's record changes: the incremental run re-checks it
         conn.execute(text("UPDATE person SET updated_at = :now WHERE id = 7"), {"now": svc.clock()})
 
+    gone = {("deceased", "e:7"), ("unknown_reference", "c:bank:UR0"), ("identity_mismatch", "c:14")}
     for kind in ("full", "incremental"):
         summary = reconcile.run(svc, kind=kind)
         assert summary.opened == 0, kind
-        gone = {("deceased", "e:7"), ("unknown_reference", "c:bank:UR0")}
         assert set(_open(svc)) == EXPECTED - gone
     assert summary.scope is not None and summary.scope >= 1  # e:7 was in the incremental's scope
+    full = reconcile.run(svc)
+    assert full.suppressed == len(gone) and full.as_counts()["suppressed"] == len(gone)
     with svc.db.read() as conn:
         rows = conn.execute(
             select(mismatch_case.c.status, mismatch_case.c.resolution).where(
-                mismatch_case.c.dedup_key.in_(("e:7", "c:bank:UR0"))
+                mismatch_case.c.dedup_key.in_(("e:7", "c:bank:UR0", "c:14"))
             )
         ).all()
-    assert sorted(rows) == [("resolved", "false_positive"), ("resolved", "false_positive")]
+    assert sorted(rows) == [
+        ("resolved", "confirm_paid"),
+        ("resolved", "false_positive"),
+        ("resolved", "false_positive"),
+    ]
