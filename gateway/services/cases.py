@@ -58,7 +58,6 @@ from gateway.services.context import Services
 from gateway.services.workspace import (
     aware,
     casequeue,
-    decode_cursor,
     encode_cursor,
     mask_name,
 )
@@ -143,41 +142,29 @@ def list_cases(
     Names are masked; personal IDs never appear."""
     _require_reader(actor)
     c = mismatch_case.c
-    where: list[Any] = [units.scope_filter(actor, c.unit_id)]
-    if filters.status:
-        where.append(c.status == filters.status)
-    if filters.type:
-        where.append(c.type == filters.type)
-    if filters.unit_id is not None:
-        if not units.in_scope(conn, actor, filters.unit_id):
-            raise units_outside("unit")
-        root = units.get(conn, filters.unit_id)
-        where.append(
-            c.unit_id.in_(
-                select(admin_unit.c.id).where(
-                    admin_unit.c.scheme == root.scheme,
-                    admin_unit.c.path.startswith(root.path, autoescape=True),
-                )
-            )
-        )
+    if filters.unit_id is not None and not units.in_scope(conn, actor, filters.unit_id):
+        raise units_outside("unit")
+    where = casequeue.case_conditions(
+        conn,
+        actor,
+        now=now,
+        status=filters.status,
+        type=filters.type,
+        unit_id=filters.unit_id,
+        min_age_days=filters.min_age_days,
+        max_age_days=filters.max_age_days,
+    )
     if filters.programme:
         where.append(
             c.programme_id.in_(select(programme.c.id).where(programme.c.code == filters.programme))
         )
-    if filters.min_age_days is not None:
-        where.append(c.opened_at <= now - dt.timedelta(days=filters.min_age_days))
-    if filters.max_age_days is not None:
-        where.append(c.opened_at >= now - dt.timedelta(days=filters.max_age_days))
     if filters.assignee == "none":
         where.append(c.assignee_id.is_(None))
     elif filters.assignee:
         where.append(
             c.assignee_id.in_(select(app_user.c.id).where(app_user.c.username == filters.assignee))
         )
-    cursor = decode_cursor(after, 2)
-    if cursor is not None:
-        at, last_id = dt.datetime.fromisoformat(cursor[0]), int(cursor[1])
-        where.append(or_(c.opened_at > at, and_(c.opened_at == at, c.id > last_id)))
+    where += casequeue.keyset_after(after)
     # the page from mismatch_case alone (its queue index gives the order); names after, by id
     rows = conn.execute(
         select(

@@ -75,34 +75,22 @@ def queue_page(
 ) -> QueuePage:
     """One page of cases in the actor's scope, keyset-paged on (opened_at, id)."""
     c = mismatch_case.c
-    where: list[Any] = [c.status == filters.status, units.scope_filter(actor, c.unit_id)]
-    if filters.type:
-        where.append(c.type == filters.type)
     if filters.unit_id is not None:
         units.require_scope(conn, actor, filters.unit_id)
-        unit = units.get(conn, filters.unit_id)
-        where.append(
-            c.unit_id.in_(
-                select(admin_unit.c.id).where(
-                    admin_unit.c.scheme == unit.scheme,
-                    admin_unit.c.path.startswith(unit.path, autoescape=True),
-                )
-            )
-        )
+    where = case_conditions(
+        conn,
+        actor,
+        now=now,
+        status=filters.status,
+        type=filters.type,
+        unit_id=filters.unit_id,
+        min_age_days=filters.min_age_days,
+        max_age_days=filters.max_age_days,
+    )
     if filters.programme_id is not None:
         where.append(c.programme_id == filters.programme_id)
-    if filters.min_age_days is not None:
-        where.append(c.opened_at <= now - dt.timedelta(days=filters.min_age_days))
-    if filters.max_age_days is not None:
-        where.append(c.opened_at >= now - dt.timedelta(days=filters.max_age_days))
     newest = filters.sort == "newest"
-    cursor = decode_cursor(after, 2)
-    if cursor is not None:
-        at, last_id = dt.datetime.fromisoformat(cursor[0]), int(cursor[1])
-        if newest:
-            where.append(or_(c.opened_at < at, and_(c.opened_at == at, c.id < last_id)))
-        else:
-            where.append(or_(c.opened_at > at, and_(c.opened_at == at, c.id > last_id)))
+    where += keyset_after(after, newest=newest)
     order = (c.opened_at.desc(), c.id.desc()) if newest else (c.opened_at, c.id)
     rows = conn.execute(
         select(c.id, c.type, c.status, c.unit_id, c.programme_id, c.period, c.evidence, c.opened_at)
@@ -129,6 +117,55 @@ def queue_page(
     ]
     nxt = encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
     return QueuePage(out, nxt)
+
+
+def case_conditions(
+    conn: Connection,
+    actor: Actor,
+    *,
+    now: dt.datetime,
+    status: str | None = None,
+    type: str | None = None,
+    unit_id: int | None = None,
+    min_age_days: int | None = None,
+    max_age_days: int | None = None,
+) -> list[Any]:
+    """The WHERE clauses every case listing shares (the web queue here, ``cases.list_cases`` for
+    the CLI and API): the actor's scope, status, type, a unit and everything below it, age in
+    days. The caller has checked that ``unit_id`` is in scope, and answers in its own way."""
+    c = mismatch_case.c
+    where: list[Any] = [units.scope_filter(actor, c.unit_id)]
+    if status:
+        where.append(c.status == status)
+    if type:
+        where.append(c.type == type)
+    if unit_id is not None:
+        unit = units.get(conn, unit_id)
+        where.append(
+            c.unit_id.in_(
+                select(admin_unit.c.id).where(
+                    admin_unit.c.scheme == unit.scheme,
+                    admin_unit.c.path.startswith(unit.path, autoescape=True),
+                )
+            )
+        )
+    if min_age_days is not None:
+        where.append(c.opened_at <= now - dt.timedelta(days=min_age_days))
+    if max_age_days is not None:
+        where.append(c.opened_at >= now - dt.timedelta(days=max_age_days))
+    return where
+
+
+def keyset_after(after: str | None, *, newest: bool = False) -> list[Any]:
+    """The clause that starts a page after the cursor's (opened_at, id), in either order."""
+    cursor = decode_cursor(after, 2)
+    if cursor is None:
+        return []
+    c = mismatch_case.c
+    at, last_id = dt.datetime.fromisoformat(cursor[0]), int(cursor[1])
+    if newest:
+        return [or_(c.opened_at < at, and_(c.opened_at == at, c.id < last_id))]
+    return [or_(c.opened_at > at, and_(c.opened_at == at, c.id > last_id))]
 
 
 def _names(
