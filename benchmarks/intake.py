@@ -35,25 +35,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fixtures.welfare.make_fixtures import HCM_HEADER
 
 MAPPING = "provinces/hcm_btxh_csv"
 PG_ADMIN = os.environ.get("ANSINH_TEST_PG", "postgresql+psycopg://127.0.0.1:5432/test")
-HEADER = [
-    "STT",
-    "Mã đối tượng",
-    "Họ tên đối tượng",
-    "Ngày tháng năm sinh",
-    "Giới tính",
-    "Số CCCD",
-    "Số CMND",
-    "Hệ mã",
-    "Mã xã, phường",
-    "Hệ số",
-    "Hình thức nhận",
-    "Mã NH",
-    "Số tài khoản",
-    "Điện thoại",
-]
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi")
 MIDDLE = ("Văn", "Thị", "Hữu", "Đức", "Minh", "Ngọc", "Thị Thu", "Văn Quang")
 GIVEN = ("An", "Bình", "Cường", "Dũng", "Hùng", "Tuấn", "Hương", "Lan", "Mai", "Hoa", "Bích")
@@ -66,7 +51,7 @@ def write_list(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";")
         writer.writerow(["DANH SÁCH ĐỐI TƯỢNG HƯỞNG TRỢ CẤP XÃ HỘI"])
-        writer.writerow(HEADER)
+        writer.writerow(HCM_HEADER)
         for n in range(1, rows + 1):
             year = rng.randint(1930, 1965)
             male = rng.random() < 0.5

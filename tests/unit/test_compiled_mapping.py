@@ -15,24 +15,9 @@ from hypothesis import strategies as st
 from adapters.welfare.files import open_list
 from gateway.security.vault import PiiVault, Purpose
 from mappings import compiled, engine, record
+from tests.fixtures.welfare.make_fixtures import HCM_HEADER
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "welfare"
-HCM_HEADER = [
-    "STT",
-    "Mã đối tượng",
-    "Họ tên đối tượng",
-    "Ngày tháng năm sinh",
-    "Giới tính",
-    "Số CCCD",
-    "Số CMND",
-    "Hệ mã",
-    "Mã xã, phường",
-    "Hệ số",
-    "Hình thức nhận",
-    "Mã NH",
-    "Số tài khoản",
-    "Điện thoại",
-]
 
 # each column draws from clean values, near misses and plain garbage
 CELLS: dict[str, list[Any]] = {
