@@ -165,3 +165,38 @@ def _doorstep_commune(svc: Services, out: WebWorld) -> None:
     made = disburse.create_instructions(svc, SYSTEM, "ND20-TCXH", PERIOD)
     assert made.created == 3
     out.payable, out.clean_verified = ids[:3], ids[3:]
+
+
+def two_enrollments(svc: Services) -> tuple[int, int]:
+    """Two proposed enrollments imported as an API list: one in Bến Thành (26743), one in a
+    neighbouring commune (26740) of TP.HCM; their ids in that order."""
+    rows = [
+        {
+            "personal_id": "079050000101",
+            "full_name": "Nguyễn Văn An",
+            "birth_date": "1950",
+            "gender": "Nam",
+            "commune_code": "26743",
+        },
+        {
+            "personal_id": "079151000202",
+            "full_name": "Lê Thị Bình",
+            "birth_date": "1951",
+            "gender": "Nữ",
+            "commune_code": "26740",
+        },
+    ]
+    intake.import_rows(
+        svc,
+        Actor.system("t"),
+        source_key="k",
+        source_kind="api",
+        mapping="canonical",
+        programme_code="ND20-TCXH",
+        period="2026-07",
+        content_hash="h",
+        rows=rows,
+    )
+    with svc.db.read() as conn:
+        first, second = conn.execute(select(enrollment.c.id).order_by(enrollment.c.id)).scalars()
+    return first, second

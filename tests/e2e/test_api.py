@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from gateway.db.tables import enrollment
 from gateway.security.principal import Actor
-from gateway.services import accounts, intake
+from gateway.services import accounts
 from gateway.services.context import Services
+from tests.e2e.seed import two_enrollments
 
 
 def _token(
@@ -115,35 +116,7 @@ def test_wrong_types_in_a_body_get_the_error_schema_and_write_nothing(
 def test_a_commune_officer_cannot_read_another_commune_by_editing_the_url(
     client: Any, svc: Services
 ) -> None:
-    rows = [
-        {
-            "personal_id": "079050000101",
-            "full_name": "Nguyễn Văn An",
-            "birth_date": "1950",
-            "gender": "Nam",
-            "commune_code": "26743",
-        },
-        {
-            "personal_id": "079151000202",
-            "full_name": "Lê Thị Bình",
-            "birth_date": "1951",
-            "gender": "Nữ",
-            "commune_code": "26740",
-        },
-    ]
-    intake.import_rows(
-        svc,
-        Actor.system("t"),
-        source_key="k",
-        source_kind="api",
-        mapping="canonical",
-        programme_code="ND20-TCXH",
-        period="2026-07",
-        content_hash="h",
-        rows=rows,
-    )
-    with svc.db.read() as conn:
-        ids = list(conn.execute(select(enrollment.c.id).order_by(enrollment.c.id)).scalars())
+    ids = two_enrollments(svc)
     mine = _token(svc, "benthanh", "commune_officer", "26743")
     listed = client.get("/api/v1/enrollments", headers=_auth(mine)).json
     assert [e["id"] for e in listed] == [ids[0]]

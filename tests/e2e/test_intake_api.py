@@ -16,6 +16,7 @@ from gateway.security.principal import Actor
 from gateway.services import accounts, enrollments, intake
 from gateway.services.context import Services
 from mappings.canonical import HEADERS_VI
+from tests.e2e.seed import two_enrollments
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "welfare"
 UPLOAD = "/api/v1/intake/files?programme=ND20-TCXH&period=2026-07&mapping=provinces/hcm_btxh_csv"
@@ -203,43 +204,10 @@ def test_quarantine_is_read_corrected_and_discarded_within_scope(
     assert {"quarantine.read", "quarantine.replay", "quarantine.discard"} <= actions
 
 
-def _two_enrollments(svc: Services) -> tuple[int, int]:
-    rows = [
-        {
-            "personal_id": "079050000101",
-            "full_name": "Nguyễn Văn An",
-            "birth_date": "1950",
-            "gender": "Nam",
-            "commune_code": "26743",
-        },
-        {
-            "personal_id": "079151000202",
-            "full_name": "Lê Thị Bình",
-            "birth_date": "1951",
-            "gender": "Nữ",
-            "commune_code": "26740",
-        },
-    ]
-    intake.import_rows(
-        svc,
-        Actor.system("t"),
-        source_key="k",
-        source_kind="api",
-        mapping="canonical",
-        programme_code="ND20-TCXH",
-        period="2026-07",
-        content_hash="h",
-        rows=rows,
-    )
-    with svc.db.read() as conn:
-        first, second = conn.execute(select(enrollment.c.id).order_by(enrollment.c.id)).scalars()
-    return first, second
-
-
 def test_enrollment_transitions_need_a_reason_a_role_and_the_scope(
     client: Any, svc: Services
 ) -> None:
-    mine, other = _two_enrollments(svc)
+    mine, other = two_enrollments(svc)
     officer = _token(svc, "xa26743", "commune_officer", "26743")
     url = f"/api/v1/enrollments/{mine}/transitions"
     no_reason = client.post(url, headers=officer, json={"to": "cancelled"})
