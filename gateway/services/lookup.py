@@ -28,7 +28,7 @@ from gateway.db.tables import (
     rate_limit_window,
     stats_snapshot,
 )
-from gateway.db.tables.stats import ALL_PERIODS, ALL_PROGRAMMES, NATIONAL
+from gateway.db.tables.stats import ALL_PERIODS, ALL_PROGRAMMES
 from gateway.domain.dates import parse_birth_date
 from gateway.domain.states import EnrollmentState, InstructionState
 from gateway.errors import FieldProblem, GatewayError, ValidationFailed
@@ -254,18 +254,7 @@ def statistics_as_of(svc: Services) -> dt.datetime | None:
     """When the snapshot the public figures come from was taken (None: computed live)."""
     with svc.db.read() as conn:
         day = stats.latest_day(conn)
-        if day is None:
-            return None
-        s = stats_snapshot
-        taken = conn.execute(
-            select(s.c.as_of).where(
-                s.c.day == day,
-                s.c.unit_id == NATIONAL,
-                s.c.programme_id == ALL_PROGRAMMES,
-                s.c.period == ALL_PERIODS,
-            )
-        ).scalar()
-    return aware(taken)
+        return None if day is None else stats.taken_at(conn, day)
 
 
 def _snapshot_rows(

@@ -148,6 +148,20 @@ def latest_day(conn: Connection, on_or_before: dt.date | None = None) -> dt.date
     return day
 
 
+def taken_at(conn: Connection, day: dt.date) -> dt.datetime:
+    """When the snapshot of ``day`` was taken (its national all-programme row's ``as_of``)."""
+    s = stats_snapshot
+    taken = conn.execute(
+        select(s.c.as_of).where(
+            s.c.day == day,
+            s.c.unit_id == NATIONAL,
+            s.c.programme_id == ALL_PROGRAMMES,
+            s.c.period == ALL_PERIODS,
+        )
+    ).scalar_one()
+    return _aware(taken)
+
+
 def read(
     conn: Connection,
     actor: Actor,
@@ -173,20 +187,12 @@ def read(
     key = unit.id if unit is not None else NATIONAL
     prog = programme_id if programme_id is not None else ALL_PROGRAMMES
     per = period or ALL_PERIODS
-    taken = conn.execute(
-        select(s.c.as_of).where(
-            s.c.day == day,
-            s.c.unit_id == NATIONAL,
-            s.c.programme_id == ALL_PROGRAMMES,
-            s.c.period == ALL_PERIODS,
-        )
-    ).scalar_one()
     row = conn.execute(
         select(*(s.c[m] for m in MEASURES)).where(
             s.c.day == day, s.c.unit_id == key, s.c.programme_id == prog, s.c.period == per
         )
     ).first()
-    view = StatsView(day, _aware(taken), unit, programme_id, period, _figures(row))
+    view = StatsView(day, taken_at(conn, day), unit, programme_id, period, _figures(row))
     c = stats_snapshot_case
     view.open_cases = {
         t: int(n)
