@@ -9,6 +9,7 @@ without transaction details but with a batch id is a batch-level item.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,50 +22,129 @@ from adapters.payments.port import ConfirmationItem
 
 def statement(source: bytes | Path, q: Q, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
     with xmlsafe.opened(source) as fh:
+        entry_plan = _plan(q.ns, (*_ENTRY_PATHS, _CUT))
+        tx_plan = _plan(q.ns, _TX_PATHS)
         for _event, el in xmlsafe.iterparse(fh, events=("end",), tag=q("Ntry")):
-            yield from _entry(el, parsed)
+            yield from _entry(el, entry_plan, tx_plan, parsed)
             release(el)
 
 
-# what an entry's walk descends into: a few known children, never the whole subtree (BkTxCd,
-# charges …) — the Python objects for elements nobody reads are what made the reader slow
-_ENTRY_INTO = frozenset({"Sts", "BookgDt", "NtryDtls", "NtryDtls/Btch"})
-_TX_INTO = frozenset(
-    {"Refs", "AmtDtls", "AmtDtls/TxAmt", "AmtDtls/InstdAmt", "RtrInf", "RtrInf/Rsn", "RmtInf"}
+# What an entry's walk reads: only these paths (``Sts/Cd`` …), never the whole subtree (BkTxCd,
+# charges …) — the Python objects for elements nobody reads are what made the reader slow.
+# ``TxDtls`` is cut out and walked on its own; ``RtrInf`` is read for its presence too.
+_ENTRY_PATHS = (
+    "Amt",
+    "CdtDbtInd",
+    "RvslInd",
+    "Sts",
+    "Sts/Cd",
+    "Sts/Prtry",
+    "BookgDt/Dt",
+    "BookgDt/DtTm",
+    "AcctSvcrRef",
+    "NtryRef",
+    "AddtlNtryInf",
+    "NtryDtls/Btch/PmtInfId",
+    "NtryDtls/Btch/MsgId",
 )
+_TX_PATHS = (
+    "Amt",
+    "AmtDtls/TxAmt/Amt",
+    "AmtDtls/InstdAmt/Amt",
+    "Refs/EndToEndId",
+    "Refs/InstrId",
+    "Refs/AcctSvcrRef",
+    "RtrInf/Rsn/Cd",
+    "RtrInf/Rsn/Prtry",
+    "RmtInf/Ustrd",
+    "AddtlTxInf",
+)
+_CUT = "NtryDtls/TxDtls"
+
+# a plan: {qualified tag: (path, plan of its children or None)}; built once per namespace
+Plan = dict[str, tuple[str, "Plan | None"]]
 
 
-def _walk(el: Any, into: frozenset[str], out: dict[str, str], cut: Any = None) -> None:
-    """Texts below ``el`` by path (``Sts/Cd``; the first element of each path; ``""`` when it
-    has none; amounts' currency as ``Amt@Ccy``), descending only ``into`` those paths.
-    ``TxDtls`` subtrees are collected in ``cut``. Iterative and inlined: it runs per entry."""
-    queue, at = [("", el)], 0
-    while at < len(queue):  # breadth first: of two same-path elements, the first one wins
-        prefix, node = queue[at]
-        at += 1
-        for child in node:
-            tag = child.tag
-            if type(tag) is not str:
-                continue  # a comment or processing instruction
-            name = prefix + tag[tag.rfind("}") + 1 :]
-            if name == "NtryDtls/TxDtls" and cut is not None:
-                cut.append(child)
-                continue
-            if name not in out:
-                text = child.text
-                out[name] = text.strip() if text else ""
-                if name[-3:] == "Amt":
-                    out[name + "@Ccy"] = child.get("Ccy") or ""
-            if name in into:
-                queue.append((name + "/", child))
-
-
-def _first(values: dict[str, str], *paths: str) -> str | None:
+@functools.cache
+def _plan(ns: str, paths: tuple[str, ...]) -> Plan:
+    plan: Plan = {}
     for path in paths:
-        value = values.get(path)
-        if value:
-            return value
-    return None
+        level, parts = plan, path.split("/")
+        for depth, part in enumerate(parts):
+            tag = f"{{{ns}}}{part}" if ns else part
+            name, sub = level.get(tag, ("/".join(parts[: depth + 1]), None))
+            if depth < len(parts) - 1 and sub is None:
+                sub = {}
+            level[tag] = (name, sub)
+            if sub is None:
+                break
+            level = sub
+    return plan
+
+
+def _walk(el: Any, plan: Plan, out: dict[str, str], cut: list[Any] | None = None) -> None:
+    """Texts below ``el`` by path (``""`` when it has none; amounts' currency as ``Amt@Ccy``),
+    descending only where ``plan`` says. Of two same-path elements the first in document order
+    wins. ``TxDtls`` subtrees are collected in ``cut``. It runs per entry: kept lean."""
+    for child in el:
+        spec = plan.get(child.tag)  # a comment's tag is a function: not in any plan
+        if spec is None:
+            continue
+        name, sub = spec
+        if name == _CUT:
+            if cut is not None:
+                cut.append(child)
+            continue
+        if name not in out:
+            text = child.text
+            out[name] = text.strip() if text else ""
+            if name[-3:] == "Amt":
+                out[name + "@Ccy"] = child.get("Ccy") or ""
+        if sub is not None:
+            _walk(child, sub, out, cut)
+
+
+def _entry(
+    el: Any, entry_plan: Plan, tx_plan: Plan, parsed: ParsedFile
+) -> Iterator[ConfirmationItem]:
+    # the first non-empty of several paths is ``a or b or None``: inlined, it runs per entry
+    parsed.counts["entries"] = parsed.counts.get("entries", 0) + 1
+    details: list[Any] = []
+    f: dict[str, str] = {}
+    _walk(el, entry_plan, f, details)
+    amount_text = f.get("Amt") or None
+    currency = (f.get("Amt@Ccy") or None) if amount_text else None
+    entry: dict[str, Any] = {
+        "status": f.get("Sts/Cd") or f.get("Sts") or f.get("Sts/Prtry") or "",
+        "debit": f.get("CdtDbtInd") == "DBIT",
+        "reversal": (f.get("RvslInd") or "").lower() in ("true", "1"),
+        "booked": f.get("BookgDt/Dt") or f.get("BookgDt/DtTm") or None,
+        "bank_ref": f.get("AcctSvcrRef") or f.get("NtryRef") or None,
+        "note": f.get("AddtlNtryInf") or None,
+    }
+    if not details:
+        batch = f.get("NtryDtls/Btch/PmtInfId") or f.get("NtryDtls/Btch/MsgId") or None
+        reference = str(batch or entry["bank_ref"] or "")
+        yield _entry_item(entry, 0, reference, amount_text, currency, None, parsed, batch)
+        return
+    single = len(details) == 1 and amount_text is not None
+    for index, tx in enumerate(details):
+        t: dict[str, str] = {}
+        _walk(tx, tx_plan, t)
+        if single:  # one transaction: the entry is booked
+            tx_amount, tx_ccy = amount_text, currency
+        else:
+            tx_amount, tx_ccy = _money(t, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
+        reference = t.get("Refs/EndToEndId") or ""
+        if reference.upper() == "NOTPROVIDED":
+            reference = ""
+        reference = reference or t.get("Refs/InstrId") or t.get("Refs/AcctSvcrRef") or ""
+        extra = {
+            "return": t.get("RtrInf/Rsn/Cd") or t.get("RtrInf/Rsn/Prtry") or None,
+            "returned": "RtrInf" in t,
+            "note": t.get("RmtInf/Ustrd") or t.get("AddtlTxInf") or None,
+        }
+        yield _entry_item(entry, index, reference, tx_amount, tx_ccy or currency, extra, parsed)
 
 
 def _money(values: dict[str, str], *paths: str) -> tuple[str | None, str | None]:
@@ -73,43 +153,6 @@ def _money(values: dict[str, str], *paths: str) -> tuple[str | None, str | None]
         if value:
             return value, values.get(path + "@Ccy") or None
     return None, None
-
-
-def _entry(el: Any, parsed: ParsedFile) -> Iterator[ConfirmationItem]:
-    parsed.counts["entries"] = parsed.counts.get("entries", 0) + 1
-    details: list[Any] = []
-    f: dict[str, str] = {}
-    _walk(el, _ENTRY_INTO, f, details)
-    amount_text, currency = _money(f, "Amt")
-    entry: dict[str, Any] = {
-        "status": _first(f, "Sts/Cd", "Sts", "Sts/Prtry") or "",
-        "debit": f.get("CdtDbtInd") == "DBIT",
-        "reversal": (f.get("RvslInd") or "").lower() in ("true", "1"),
-        "booked": _first(f, "BookgDt/Dt", "BookgDt/DtTm"),
-        "bank_ref": _first(f, "AcctSvcrRef") or _first(f, "NtryRef"),
-        "note": _first(f, "AddtlNtryInf"),
-    }
-    if not details:
-        batch = _first(f, "NtryDtls/Btch/PmtInfId", "NtryDtls/Btch/MsgId")
-        reference = str(batch or entry["bank_ref"] or "")
-        yield _entry_item(entry, 0, reference, amount_text, currency, None, parsed, batch)
-        return
-    for index, tx in enumerate(details):
-        t: dict[str, str] = {}
-        _walk(tx, _TX_INTO, t)
-        tx_amount, tx_ccy = _money(t, "Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
-        if len(details) == 1 and amount_text is not None:
-            tx_amount, tx_ccy = amount_text, currency  # one transaction: the entry is booked
-        reference = _first(t, "Refs/EndToEndId") or ""
-        if reference.upper() == "NOTPROVIDED":
-            reference = ""
-        reference = reference or _first(t, "Refs/InstrId", "Refs/AcctSvcrRef") or ""
-        extra = {
-            "return": _first(t, "RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry"),
-            "returned": "RtrInf" in t,
-            "note": _first(t, "RmtInf/Ustrd", "AddtlTxInf"),
-        }
-        yield _entry_item(entry, index, reference, tx_amount, tx_ccy or currency, extra, parsed)
 
 
 def _entry_item(
