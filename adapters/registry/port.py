@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from gateway.domain.dates import BirthDate
-from gateway.domain.identity import Claim, Record, match_identity
+from gateway.domain.identity import match_identity
 from gateway.domain.names import NameMatch
 
 
@@ -103,10 +103,7 @@ _OUTCOMES = {o.value: o for o in FieldOutcome}
 def compare_fields(req: VerifyRequest, rec: RegistryPerson) -> VerifyResult:
     """The per-field comparison every registry implementation answers with (the gateway's own
     identity matching, ``gateway.domain.identity``, applied to the registry's record)."""
-    found = match_identity(
-        Claim(req.pid, req.full_name, req.birth, req.gender),
-        Record(rec.full_name, rec.birth, rec.gender),
-    )
+    found = match_identity(req, rec)
     return VerifyResult(
         ref=req.ref,
         found=True,

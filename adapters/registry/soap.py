@@ -150,12 +150,21 @@ class SoapRegistry:
         return self.m.to_ours("status", value) or "not_found"
 
     def _record(
-        self, elem: etree._Element, op: Operation, name: str = "record"
+        self,
+        elem: etree._Element,
+        op: Operation,
+        name: str = "record",
+        first: dict[Any, etree._Element] | None = None,
     ) -> RegistryPerson | None:
         path = (op.response.fields if name in op.response.fields else op.response.item_fields).get(
             name
         )
-        node = xmlcodec.child(elem, path) if path is not None else None
+        if path is None:
+            return None
+        if first is not None and len(path.steps) == 1:
+            node = first.get(path.steps[0])
+        else:
+            node = xmlcodec.child(elem, path)
         return None if node is None else xmlcodec.read_record(self.m, node)
 
     # -- the port -----------------------------------------------------------------------------
@@ -203,22 +212,33 @@ class SoapRegistry:
         by_ref = {r.ref: r for r in chunk}
         results: dict[str, VerifyResult] = {}
         for node in xmlcodec.read(op.response, answer)[1]:
-            ref = xmlcodec.get(node, op.response.item_fields["ref"]) or ""
+            first = xmlcodec.first_children(node)  # one pass for ref, status and the record
+            ref = xmlcodec.get_in(first, node, op.response.item_fields["ref"]) or ""
             if ref in by_ref:
-                results[ref] = self._result(by_ref[ref], node, op)
+                results[ref] = self._result(by_ref[ref], node, op, first)
         missing = errors.protocol(errors.MALFORMED_RESPONSE, "the answer left out a person")
         return [
             results.get(r.ref) or VerifyResult(r.ref, False, error_code=missing.code) for r in chunk
         ]
 
-    def _result(self, req: VerifyRequest, node: etree._Element, op: Operation) -> VerifyResult:
-        status = self._status(xmlcodec.get(node, op.response.item_fields["status"]))
+    def _result(
+        self,
+        req: VerifyRequest,
+        node: etree._Element,
+        op: Operation,
+        first: dict[Any, etree._Element] | None = None,
+    ) -> VerifyResult:
+        status_path = op.response.item_fields["status"]
+        if first is None:
+            status = self._status(xmlcodec.get(node, status_path))
+        else:
+            status = self._status(xmlcodec.get_in(first, node, status_path))
         if status == "invalid":
             return VerifyResult(req.ref, False, error_code=errors.MALFORMED_ID)
         if status != "found":
             return VerifyResult(req.ref, False)
         try:
-            record = self._record(node, op)
+            record = self._record(node, op, first=first)
         except GatewayError as exc:
             return VerifyResult(req.ref, False, error_code=exc.code)
         if record is None:

@@ -41,6 +41,23 @@ def get(elem: etree._Element, path: XPath) -> str | None:
     return None if text is None else text.strip()
 
 
+def first_children(elem: etree._Element) -> dict[Any, etree._Element]:
+    """The first child of each tag: one pass, for reading several fields of a repeated item."""
+    first: dict[Any, etree._Element] = {}
+    for node in elem:
+        first.setdefault(node.tag, node)
+    return first
+
+
+def get_in(first: dict[Any, etree._Element], elem: etree._Element, path: XPath) -> str | None:
+    """``get`` with the item's ``first_children`` at hand: a one-step path is a lookup."""
+    if len(path.steps) != 1 or path.attribute is not None:
+        return get(elem, path)
+    node = first.get(path.steps[0])
+    text = None if node is None else node.text
+    return None if text is None else text.strip()
+
+
 def get_all(elem: etree._Element, path: XPath) -> list[str]:
     return [(e.text or "").strip() for e in elem.iterfind(path.element_path)]
 
@@ -160,9 +177,34 @@ def write_record(m: RegistryMapping, parent: etree._Element, at: XPath, p: Regis
         put(node, path, values.get(name))
 
 
+class _Level:
+    """What one element level of a record gives: fields read from its text, fields read from
+    its attributes, and the child levels below it (by Clark tag)."""
+
+    __slots__ = ("attrs", "children", "leaf", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.attrs: list[tuple[str, str]] = []
+        self.children: dict[str, _Level] = {}
+        self.leaf: str | None = None  # the one field of a plain text element (the usual case)
+
+    def finish(self) -> None:
+        plain = len(self.texts) == 1 and not self.attrs and not self.children
+        self.leaf = self.texts[0] if plain else None
+        for child in self.children.values():
+            child.finish()
+
+
+def _clean(value: str | None) -> str | None:
+    return (value.strip() or None) if value else None
+
+
 class RecordReader:
-    """A mapping's ``[record]`` compiled for reading: one pass over the record's children, then
-    dictionary lookups (a record is read for every person of a batch, so this is hot)."""
+    """A mapping's ``[record]`` compiled for reading: one walk of the record's children along a
+    tree of the mapped paths, each field set where the walk meets it (a record is read for every
+    person of a batch, so this is hot). At every step the first element with the step's tag is
+    the one read, as ``find`` would."""
 
     def __init__(self, m: RegistryMapping) -> None:
         self.m = m
@@ -173,47 +215,77 @@ class RecordReader:
         self.legacy_tag = legacy.steps[0] if legacy and len(legacy.steps) == 1 else None
         self.gender = m.codes.get("gender") or {}
         self.vital = m.codes.get("vital_status") or {}
+        self.root = _Level()
+        for name, path in m.record.items():
+            if name == "legacy_ids":
+                continue
+            level = self.root
+            for step in path.steps:
+                level = level.children.setdefault(step, _Level())
+            if path.attribute is not None:
+                level.attrs.append((name, path.attribute))
+            else:
+                level.texts.append(name)
+        self.root.finish()
 
-    def _get(self, first: dict[str, Any], name: str) -> str | None:
-        path = self.m.record.get(name)
-        if path is None:
-            return None
-        node = first.get(path.steps[0]) if path.steps else None
-        for step in path.steps[1:]:
-            node = node.find(step) if node is not None else None
-        if node is None:
-            return None
-        value = node.get(path.attribute) if path.attribute is not None else node.text
-        return (value.strip() or None) if value else None
-
-    def read(self, elem: etree._Element) -> RegistryPerson:
-        first: dict[str, Any] = {}
-        legacy: list[str] = []
+    def _values(self, elem: etree._Element, legacy: list[str]) -> dict[str, str | None]:
+        values: dict[str, str | None] = {}
+        for name, attribute in self.root.attrs:
+            values[name] = _clean(elem.get(attribute))
+        children, legacy_tag, seen = self.root.children, self.legacy_tag, set()
         for child_elem in elem:
             tag = child_elem.tag
-            if tag == self.legacy_tag:
+            if tag == legacy_tag:
                 legacy.append((child_elem.text or "").strip())
-            elif tag not in first:
-                first[tag] = child_elem
-        get_ = self._get
-        pid, name = get_(first, "pid"), get_(first, "full_name")
+                continue
+            level = children.get(tag)
+            if level is not None and tag not in seen:
+                seen.add(tag)
+                if level.leaf is not None:
+                    text = child_elem.text
+                    values[level.leaf] = (text.strip() or None) if text else None
+                else:
+                    _read_level(child_elem, level, values)
+        return values
+
+    def read(self, elem: etree._Element) -> RegistryPerson:
+        legacy: list[str] = []
+        v = self._values(elem, legacy)
+        pid, name = v.get("pid"), v.get("full_name")
         if not pid or not name:
             raise errors.protocol(errors.MALFORMED_RESPONSE, "a person record without ID or name")
         if self.legacy is not None and self.legacy_tag is None:
             legacy = get_all(elem, self.legacy)
-        gender, vital = get_(first, "gender"), get_(first, "vital_status")
-        code = get_(first, "residence_code")
-        residence = Residence(get_(first, "residence_scheme") or "2025-07", code) if code else None
+        gender, vital = v.get("gender"), v.get("vital_status")
+        code = v.get("residence_code")
+        residence = Residence(v.get("residence_scheme") or "2025-07", code) if code else None
         return RegistryPerson(
             pid=pid,
             full_name=name,
-            birth=parse_birth(get_(first, "birth_date"), self.birth_fmt),
+            birth=parse_birth(v.get("birth_date"), self.birth_fmt),
             gender=self.gender.get(gender, gender) if gender else None,
             vital_status=(self.vital.get(vital, vital) if vital else None) or "unknown",
-            death_date=parse_date(get_(first, "death_date"), self.death_fmt),
+            death_date=parse_date(v.get("death_date"), self.death_fmt),
             residence=residence,
             legacy_ids=tuple(legacy),
         )
+
+
+def _read_level(elem: etree._Element, level: _Level, values: dict[str, str | None]) -> None:
+    if level.texts:
+        text = _clean(elem.text)
+        for name in level.texts:
+            values[name] = text
+    for name, attribute in level.attrs:
+        values[name] = _clean(elem.get(attribute))
+    if level.children:
+        seen = set()
+        for child_elem in elem:
+            tag = child_elem.tag
+            below = level.children.get(tag)
+            if below is not None and tag not in seen:
+                seen.add(tag)
+                _read_level(child_elem, below, values)
 
 
 _READERS: dict[int, RecordReader] = {}

@@ -14,6 +14,7 @@ Each field is ``match``, ``mismatch`` or ``missing`` (not supplied, or the regis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.domain.dates import BirthDate
 from gateway.domain.names import NameMatch, compare, is_acceptable
@@ -40,6 +41,30 @@ class Record:
     gender: str | None
 
 
+class ClaimLike(Protocol):
+    """Anything carrying a claim's fields (``Claim``, the registry port's ``VerifyRequest``)."""
+
+    @property
+    def pid(self) -> str: ...
+    @property
+    def full_name(self) -> str | None: ...
+    @property
+    def birth(self) -> BirthDate | None: ...
+    @property
+    def gender(self) -> str | None: ...
+
+
+class RecordLike(Protocol):
+    """Anything carrying a record's fields (``Record``, the port's ``RegistryPerson``)."""
+
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def birth(self) -> BirthDate | None: ...
+    @property
+    def gender(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class IdentityMatch:
     fields: dict[str, str]
@@ -50,7 +75,7 @@ class IdentityMatch:
         return sorted(k for k, v in self.fields.items() if v == MISMATCH)
 
 
-def match_identity(claim: Claim, record: Record) -> IdentityMatch:
+def match_identity(claim: ClaimLike, record: RecordLike) -> IdentityMatch:
     fields: dict[str, str] = {}
     name_match = None
     if claim.full_name is None:
@@ -70,7 +95,7 @@ def match_identity(claim: Claim, record: Record) -> IdentityMatch:
     return IdentityMatch(fields, name_match)
 
 
-def id_digits(claim: Claim) -> str:
+def id_digits(claim: ClaimLike) -> str:
     """Do the claimed birth year and gender agree with what the ID's digits encode?"""
     pid = claim.pid
     if len(pid) != 12 or not pid.isdigit() or (claim.birth is None and claim.gender is None):

@@ -36,6 +36,8 @@ def bank_form(name: str) -> str:
 
 
 def compare(a: str, b: str) -> NameMatch:
+    if a == b:  # the usual answer of a registry that holds the name as listed
+        return NameMatch.EXACT
     if nfc(a).casefold() == nfc(b).casefold():
         return NameMatch.EXACT
     fa, fb = fold(a), fold(b)

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, String, insert, literal, select, update
+from sqlalchemy import Connection, String, bindparam, insert, literal, select, update
+from sqlalchemy.sql.elements import BindParameter
 
 from adapters.registry import errors
 from adapters.registry.port import FieldOutcome, VerifyRequest, VerifyResult
@@ -111,19 +112,75 @@ def record_chunk(
         conn.execute(insert_ignore(conn, flag), writes.flags)
     for (vital, death), person_ids in writes.people.items():
         for part in _parts(person_ids):
-            conn.execute(
-                update(person)
-                .where(person.c.id.in_(part))
-                .values(
-                    vital_status=vital, death_date=death, registry_checked_at=now, updated_at=now
-                )
-            )
+            conn.execute(_UPDATE_PEOPLE, {"ids": part, "vital": vital, "death": death, "now": now})
     if writes.verified:
         _mark_verified(conn, writes.verified, actor, f"registry match ({source})", now)
 
 
 def _parts(ids: Sequence[int], size: int = 900) -> list[list[int]]:
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+_RV_COLUMNS = (
+    "person_id",
+    "enrollment_id",
+    "outcome",
+    "fields",
+    "vital_status",
+    "error_code",
+    "source",
+    "checked_at",
+)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+# built once: a chunk runs these statements with new values, so SQLAlchemy reuses their
+# compiled form instead of building and coercing a fresh statement per chunk (it showed)
+_INSERT_VERIFICATIONS = insert(registry_verification).from_select(
+    _RV_COLUMNS,
+    select(
+        enrollment.c.person_id,
+        enrollment.c.id,
+        bindparam("outcome", type_=String),
+        bindparam("fields", type_=registry_verification.c.fields.type),
+        bindparam("vital", type_=String),
+        bindparam("code", type_=String),
+        bindparam("source", type_=String),
+        bindparam("now", type_=registry_verification.c.checked_at.type),
+    ).where(enrollment.c.id.in_(_IDS)),
+)
+_UPDATE_PEOPLE = (
+    update(person)
+    .where(person.c.id.in_(_IDS))
+    .values(
+        vital_status=bindparam("vital", type_=String),
+        death_date=bindparam("death", type_=person.c.death_date.type),
+        registry_checked_at=bindparam("now", type_=person.c.registry_checked_at.type),
+        updated_at=bindparam("now", type_=person.c.updated_at.type),
+    )
+)
+# by primary key: on the (state, unit) index SQLite would read every proposed row
+_STILL_PROPOSED = (
+    enrollment.c.id.in_(_IDS),
+    enrollment.c.state.concat("") == EnrollmentState.PROPOSED.value,
+)
+_INSERT_VERIFIED_TRANSITIONS = insert(enrollment_transition).from_select(
+    ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
+    select(
+        enrollment.c.id,
+        literal(EnrollmentState.PROPOSED.value, String),
+        literal(EnrollmentState.VERIFIED.value, String),
+        bindparam("actor", type_=String),
+        bindparam("reason", type_=String),
+        bindparam("now", type_=enrollment_transition.c.at.type),
+    ).where(*_STILL_PROPOSED),
+)
+_MARK_VERIFIED = (
+    update(enrollment)
+    .where(*_STILL_PROPOSED)
+    .values(
+        state=EnrollmentState.VERIFIED.value,
+        updated_at=bindparam("now", type_=enrollment.c.updated_at.type),
+    )
+)
 
 
 def _insert_verifications(
@@ -136,29 +193,16 @@ def _insert_verifications(
     source: str,
     now: dt.datetime,
 ) -> None:
-    rv = registry_verification
-    columns = [
-        "person_id",
-        "enrollment_id",
-        "outcome",
-        "fields",
-        "vital_status",
-        "error_code",
-        "source",
-        "checked_at",
-    ]
+    values = {
+        "outcome": outcome,
+        "fields": fields,
+        "vital": vital,
+        "code": code,
+        "source": source,
+        "now": now,
+    }
     for part in _parts(enrollment_ids):
-        rows = select(
-            enrollment.c.person_id,
-            enrollment.c.id,
-            literal(outcome, String),
-            literal(fields, rv.c.fields.type),
-            literal(vital, String),
-            literal(code, String),
-            literal(source, String),
-            literal(now, rv.c.checked_at.type),
-        ).where(enrollment.c.id.in_(part))
-        conn.execute(insert(rv).from_select(columns, rows))
+        conn.execute(_INSERT_VERIFICATIONS, {**values, "ids": part})
 
 
 def _mark_verified(
@@ -166,27 +210,10 @@ def _mark_verified(
 ) -> None:
     """proposed → verified with one transition row each, set-based."""
     check_enrollment_transition(EnrollmentState.PROPOSED, EnrollmentState.VERIFIED)
-    et = enrollment_transition
     for part in _parts(ids):
-        # by primary key: on the (state, unit) index SQLite would read every proposed row
-        proposed = enrollment.c.state.concat("") == EnrollmentState.PROPOSED
-        still = (enrollment.c.id.in_(part), proposed)
-        conn.execute(
-            insert(et).from_select(
-                ["enrollment_id", "from_state", "to_state", "actor", "reason", "at"],
-                select(
-                    enrollment.c.id,
-                    literal(EnrollmentState.PROPOSED.value, String),
-                    literal(EnrollmentState.VERIFIED.value, String),
-                    literal(actor.label(), String),
-                    literal(reason, String),
-                    literal(now, et.c.at.type),
-                ).where(*still),
-            )
-        )
-        conn.execute(
-            update(enrollment).where(*still).values(state=EnrollmentState.VERIFIED, updated_at=now)
-        )
+        values = {"ids": part, "actor": actor.label(), "reason": reason, "now": now}
+        conn.execute(_INSERT_VERIFIED_TRANSITIONS, values)
+        conn.execute(_MARK_VERIFIED, {"ids": part, "now": now})
 
 
 def _one(
