@@ -141,16 +141,21 @@ class Runner:
                     self.svc, name, key, late, spec.misfire_grace_seconds, host=self.host
                 )
                 return None
-            return jobs.run_once(self.svc, name, spec.fn, key, lock=spec.lock_name, host=self.host)
+            return self._run(name, key)
         except Exception:
             log.exception("job %s: firing at %s could not be handled", name, scheduled)
             return None
 
     def run_now(self, name: str) -> jobs.RunResult:
         """A hand-triggered run: its own trigger key, the same claim and lock as a firing."""
+        return self._run(name, jobs.manual_trigger_key(self.svc.clock()))
+
+    def _run(self, name: str, key: str) -> jobs.RunResult:
         spec = self.specs[name]
-        key = jobs.manual_trigger_key(self.svc.clock())
-        return jobs.run_once(self.svc, name, spec.fn, key, lock=spec.lock_name, host=self.host)
+        group = sorted(n for n, s in self.specs.items() if s.lock_name == spec.lock_name)
+        return jobs.run_once(
+            self.svc, name, spec.fn, key, lock=spec.lock_name, lock_jobs=group, host=self.host
+        )
 
     def scheduler(self) -> BackgroundScheduler:
         workers = max(4, 2 * len(self.specs))

@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,7 @@ from gateway.services.context import Services
 log = logging.getLogger("ansinh.jobs")
 
 SUCCEEDED, FAILED, SKIPPED, RUNNING = "succeeded", "failed", "skipped", "running"
+INTERRUPTED = "interrupted"  # left "running" by a replica that died; found by a later run
 OVERLAP, MISSED = "overlap", "missed"
 # SQLite lock rows: renewed every sixth of this while the run lasts. It bounds how long a dead
 # holder blocks the job, and must outlast a renewal held up by another job's long write
@@ -136,6 +137,31 @@ def claim(
             .returning(job_run.c.id)
         ).first()
     return int(row[0]) if row else None
+
+
+def close_interrupted(svc: Services, run_id: int, jobs_: Sequence[str]) -> int:
+    """Runs of ``jobs_`` other than ``run_id`` still marked running are ``interrupted``.
+
+    Called while holding the lock the jobs share: no other run of them can be going, so a row
+    still ``running`` belongs to a replica that died (SIGKILL, power loss) before it recorded
+    an outcome. What that run did is unknown — it says so, and names the run that found it."""
+    now, why = svc.clock(), f"its replica stopped before recording an outcome (run {run_id})"
+    with svc.db.begin() as conn:
+        return int(
+            conn.execute(
+                update(job_run)
+                .where(
+                    job_run.c.job.in_(list(jobs_)),
+                    job_run.c.outcome == RUNNING,
+                    job_run.c.id != run_id,
+                )
+                .values(
+                    outcome=INTERRUPTED,
+                    finished_at=now,
+                    error=why,
+                )
+            ).rowcount
+        )
 
 
 def finish(
@@ -283,11 +309,14 @@ def run_once(
     key: str,
     *,
     lock: str | None = None,
+    lock_jobs: Sequence[str] = (),
     host: str | None = None,
     ttl_seconds: int = LOCK_TTL_SECONDS,
 ) -> RunResult:
     """Claim ``key`` for ``job``, take the lock ``lock`` (the job's name by default), run ``fn``
-    and record the outcome. Never raises for a failing job: the failure is the run's record."""
+    and record the outcome. Never raises for a failing job: the failure is the run's record.
+    ``lock_jobs``: every job sharing that lock (``job`` alone by default) — their runs left
+    ``running`` by a dead replica are closed as ``interrupted`` once the lock is held."""
     host = host or this_host()
     run_id = claim(svc, job, key, host=host)
     if run_id is None:
@@ -306,6 +335,9 @@ def run_once(
                 result.outcome, result.counts = SKIPPED, {"reason": OVERLAP}
                 result.error = f"{OVERLAP}: the previous run of {lock or job} is still going"
             else:
+                stale = close_interrupted(svc, run_id, lock_jobs or (job,))
+                if stale:
+                    log.warning("job %s: %d run(s) left running by a dead replica", job, stale)
                 try:
                     counts = fn(svc)
                 except Exception as exc:

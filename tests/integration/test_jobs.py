@@ -303,3 +303,40 @@ def test_a_scheduler_waking_late_records_the_missed_trigger_once(svc: Services) 
     (row,) = _runs(svc, spec.name)  # three due times (−2 h 10, −1 h 10, −10 min): one record
     assert row.outcome == "skipped" and row.counts["reason"] == "missed"
     assert row.trigger_key == jobs.trigger_key(due) and not calls
+
+
+def test_a_run_left_running_by_a_dead_replica_is_closed_as_interrupted(svc: Services) -> None:
+    # a replica claimed a trigger of the reconciliation group, then was killed (no outcome)
+    dead = jobs.claim(svc, "reconcile.incremental", "dead-trigger", host="dead-host")
+    elsewhere = jobs.claim(svc, "unrelated.job", "its-trigger", host="live-host")
+    calls, fn = _counter()
+    result = jobs.run_once(
+        svc,
+        "reconcile.full",
+        fn,
+        "k1",
+        lock="reconcile",
+        lock_jobs=("reconcile.full", "reconcile.incremental"),
+    )
+    assert result.outcome == "succeeded" and calls
+    with svc.db.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(job_run))}
+    assert rows[dead].outcome == "interrupted" and rows[dead].finished_at is not None
+    assert f"run {result.run_id}" in rows[dead].error
+    # a job outside the lock group may still be running: it is left alone
+    assert rows[elsewhere].outcome == "running" and rows[elsewhere].finished_at is None
+    assert rows[result.run_id].outcome == "succeeded"
+
+
+def test_the_runner_closes_interrupted_runs_of_its_lock_group(svc: Services) -> None:
+    calls, fn = _counter()
+    specs = {
+        "reconcile.full": JobSpec("reconcile.full", "", fn, cron="0 2 * * *", lock="reconcile"),
+        "reconcile.incremental": JobSpec(
+            "reconcile.incremental", "", fn, cron="5 * * * *", lock="reconcile"
+        ),
+    }
+    dead = jobs.claim(svc, "reconcile.full", "dead-trigger", host="dead-host")
+    result = Runner(svc, specs, host="live:1").run_now("reconcile.incremental")
+    assert result.outcome == "succeeded" and calls
+    assert {r.id: r.outcome for r in _runs(svc, "reconcile.full")}[dead] == "interrupted"

@@ -69,7 +69,7 @@ job_run = Table(
     Column("trigger_key", String(64), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(12), nullable=False),  # running | succeeded | failed | skipped
+    Column("outcome", String(12), nullable=False),  # running | succeeded | failed | skipped | interrupted
     Column("counts", Json, nullable=False, default=dict),
     Column("error", Text),
     Column("host", String(120)),
