@@ -69,7 +69,8 @@ job_run = Table(
     Column("trigger_key", String(64), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(12), nullable=False),  # running | succeeded | failed | skipped | interrupted
+    # running | succeeded | failed | skipped | interrupted (left running by a dead replica)
+    Column("outcome", String(12), nullable=False),
     Column("counts", Json, nullable=False, default=dict),
     Column("error", Text),
     Column("host", String(120)),
