@@ -114,6 +114,9 @@ class WebSettings:
     lookup_rate_limit: int = 10  # public lookups per client and window
     lookup_rate_window_seconds: int = 300
     public_min_count: int = 5  # public statistics: smaller counts are shown as "< N"
+    # daily statistics snapshots older than this are pruned, but each month's last one is kept
+    # for good (year-on-year reports); 0 keeps every day
+    stats_keep_days: int = 400
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ class Settings:
                 lookup_rate_limit=env.integer("LOOKUP_RATE_LIMIT", 10),
                 lookup_rate_window_seconds=env.integer("LOOKUP_RATE_WINDOW_SECONDS", 300),
                 public_min_count=env.integer("PUBLIC_MIN_COUNT", 5),
+                stats_keep_days=env.integer("STATS_KEEP_DAYS", 400),
             ),
         )
         settings.check()

@@ -56,14 +56,39 @@ def snapshot(svc: Services, as_of: dt.datetime | None = None) -> dict[str, Any]:
         stats_sql.expand(conn, stats_snapshot_case, day)
         stats_sql.roll_up(conn, stats_snapshot_case, day)
         base, rows, cases = _written(conn, day)
+        pruned = prune(conn, day, svc.settings.web.stats_keep_days)
     return {
         "day": day.isoformat(),
         "base_rows": base,
         "rows": rows,
         "case_rows": cases,
         "replaced_rows": replaced,
+        "pruned_days": len(pruned),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def prune(conn: Connection, today: dt.date, keep_days: int) -> list[dt.date]:
+    """Delete the snapshot days older than ``keep_days`` before ``today``, except the last
+    snapshot day of each month, kept for good: a dashboard needs recent days, a year-on-year
+    report needs months. Returns the days deleted. ``keep_days`` 0 keeps everything."""
+    if keep_days <= 0:
+        return []
+    cutoff = today - dt.timedelta(days=keep_days)
+    days = [
+        d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+        for d in conn.execute(
+            select(stats_snapshot.c.day).where(stats_snapshot.c.day < cutoff).distinct()
+        ).scalars()
+    ]
+    month_end: dict[tuple[int, int], dt.date] = {}
+    for d in days:
+        month_end[(d.year, d.month)] = max(d, month_end.get((d.year, d.month), d))
+    gone = sorted(d for d in days if month_end[(d.year, d.month)] != d)
+    for table in (stats_snapshot_case, stats_snapshot):
+        for start in range(0, len(gone), 500):
+            conn.execute(delete(table).where(table.c.day.in_(gone[start : start + 500])))
+    return gone
 
 
 def _written(conn: Connection, day: dt.date) -> tuple[int, int, int]:

@@ -581,3 +581,44 @@ def test_a_snapshot_of_an_empty_database_says_when_it_was_taken(svc: Services) -
     assert (counts["base_rows"], counts["rows"], counts["case_rows"]) == (0, 1, 0)
     country = _read(svc)
     assert country.figures == _zero() and country.as_of == NOW and country.breakdown == []
+
+
+def test_old_days_are_pruned_but_each_months_last_snapshot_is_kept(
+    svc: Services, scenario: Scenario
+) -> None:
+    today = NOW.date()
+    kept_recent = NOW - dt.timedelta(days=3)  # inside the window: kept, month-end or not
+    old = [
+        dt.datetime(2024, 1, 10, 2, tzinfo=dt.UTC),  # January's earlier day: pruned
+        dt.datetime(2024, 1, 20, 2, tzinfo=dt.UTC),  # January's last snapshot: kept
+        dt.datetime(2024, 2, 5, 2, tzinfo=dt.UTC),  # February's only one: kept
+    ]
+    svc.settings = _keep(svc, 0)
+    for at in [*old, kept_recent]:
+        stats.snapshot(svc, at)
+
+    def days() -> list[dt.date]:
+        with svc.db.read() as conn:
+            found = conn.execute(select(stats_snapshot.c.day).distinct()).scalars()
+            cases = conn.execute(select(stats_snapshot_case.c.day).distinct()).scalars()
+            case_days = {_day(d) for d in cases}
+            all_days = sorted(_day(d) for d in found)
+        assert case_days <= set(all_days)  # the case rows go with their day
+        return all_days
+
+    assert len(days()) == 4  # keep_days 0 kept every day
+    svc.settings = _keep(svc, 30)
+    counts = stats.snapshot(svc, NOW)
+    assert counts["pruned_days"] == 1
+    assert days() == [dt.date(2024, 1, 20), dt.date(2024, 2, 5), kept_recent.date(), today]
+    with svc.db.read() as conn:  # a kept month-end still reads
+        view = stats.read(conn, SYSTEM, as_of=dt.date(2024, 1, 31))
+    assert view is not None and view.day == dt.date(2024, 1, 20)
+
+
+def _keep(svc: Services, days: int) -> Any:
+    return svc.settings.with_(web=dataclasses.replace(svc.settings.web, stats_keep_days=days))
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
