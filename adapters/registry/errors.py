@@ -25,6 +25,7 @@ HOSTILE_XML = "registry.hostile_xml"  # DTD, entity declarations, external refer
 OVERSIZED = "registry.oversized"  # from adapters.http.read_limited
 MALFORMED_RESPONSE = "registry.malformed_response"  # not XML/JSON, or not the mapped shape
 BAD_SIGNATURE = "registry.bad_signature"  # a signed answer whose signature does not verify
+REQUEST_HASH = "registry.request_hash_mismatch"  # X-Road: the answer is for another request
 TOKEN_EXPIRED = "registry.token_expired"  # noqa: S105 - an error code; OAuth2 token refused even after a refresh
 UNSUPPORTED = "registry.unsupported"  # the mapping names no operation for this request
 WSDL_REFUSED = "registry.wsdl_refused"  # a WSDL/XSD we refuse to load (hostile, off-catalog)
@@ -47,6 +48,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     BAD_SIGNATURE: (
         "the registry's answer carries a signature that does not verify",
         "chữ ký trên phản hồi của CSDLQG không hợp lệ",
+    ),
+    REQUEST_HASH: (
+        "the registry's answer does not belong to our request (X-Road requestHash or id differs)",
+        "phản hồi của CSDLQG không khớp với yêu cầu đã gửi (requestHash hoặc id X-Road khác)",
     ),
     TOKEN_EXPIRED: (
         "the registry refused our access token, even after renewing it",

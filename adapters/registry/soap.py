@@ -15,6 +15,7 @@ Operations used (by default mapping, ``mappings/registry/default.toml``): ``look
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Sequence
@@ -36,7 +37,14 @@ from adapters.registry.port import (
     VerifyResult,
     compare_fields,
 )
-from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
+from adapters.registry.soap_headers import (
+    DEFAULT_HASH,
+    HASH_ALGORITHMS,
+    XROAD,
+    TimestampedSignature,
+    XRoadIdentity,
+    request_hash,
+)
 from adapters.registry.wire import Wire
 from adapters.registry.wsdl_loading import CatalogTransport, load_client
 from gateway.errors import GatewayError
@@ -100,16 +108,18 @@ class SoapRegistry:
             self._ready = True
 
     # -- the wire ---------------------------------------------------------------------------
-    def _envelope(self, op: Operation, body: etree._Element) -> bytes:
+    def _envelope(self, op: Operation, body: etree._Element) -> tuple[bytes, str | None]:
+        """(the request message, its X-Road id when X-Road headers are sent)."""
         env = etree.Element(f"{{{self.soap_ns}}}Envelope", nsmap={"soap": self.soap_ns})
+        xroad_id = None
         if self.xroad is not None:
-            etree.SubElement(env, f"{{{self.soap_ns}}}Header").extend(
-                self.xroad.elements(op.wsdl_name)
-            )
+            headers = self.xroad.elements(op.wsdl_name)
+            xroad_id = next(h.text for h in headers if h.tag == f"{{{XROAD}}}id")
+            etree.SubElement(env, f"{{{self.soap_ns}}}Header").extend(headers)
         etree.SubElement(env, f"{{{self.soap_ns}}}Body").append(body)
         if self.wsse is not None:
             env, _ = self.wsse.apply(env, {})
-        return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+        return etree.tostring(env, xml_declaration=True, encoding="utf-8"), xroad_id
 
     def _headers(self, op: Operation) -> dict[str, str]:
         headers = {"Content-Type": SOAP_CONTENT.get(self.soap_ns, "text/xml; charset=utf-8")}
@@ -128,18 +138,23 @@ class SoapRegistry:
         op = self.m.op(key)
         if op is None:
             raise errors.unsupported(key)
-        data = self._envelope(op, xmlcodec.build(self.m, op.request, values, items))
+        data, xroad_id = self._envelope(op, xmlcodec.build(self.m, op.request, values, items))
         headers = self._headers(op)
-        return self.resilience.call(lambda: self._post(op, data, headers))
+        return self.resilience.call(lambda: self._post(op, data, headers, xroad_id))
 
-    def _post(self, op: Operation, data: bytes, headers: dict[str, str]) -> etree._Element:
+    def _post(
+        self, op: Operation, data: bytes, headers: dict[str, str], xroad_id: str | None = None
+    ) -> etree._Element:
         status, body = self.wire.post(self.address, data, headers)
         if status >= 400 and b"Fault" not in body[:2000]:
             self.wire.check_status(status)
-        element = xmlsafe.soap_body(xmlsafe.parse(body))
+        envelope = xmlsafe.parse(body)
+        element = xmlsafe.soap_body(envelope)
         found = xmlsafe.fault_of(element)
         if found is not None:
             raise errors.fault(found[1][:200] or None, faultcode=found[0])
+        if xroad_id is not None:
+            check_xroad_answer(envelope, data, xroad_id)
         if element.tag != op.response.element:
             raise errors.protocol(
                 errors.MALFORMED_RESPONSE, f"expected {etree.QName(op.response.element).localname}"
@@ -385,3 +400,32 @@ def _shape(elem: etree._Element) -> tuple[Any, ...]:
         (elem.text or "").strip(),
         tuple(_shape(c) for c in elem if isinstance(c.tag, str)),
     )
+
+
+def check_xroad_answer(envelope: etree._Element, request: bytes, xroad_id: str) -> None:
+    """An answer through X-Road must be the answer to *this* request: the echoed ``id`` is ours
+    and the provider security server's ``requestHash`` is the hash of the message we sent. An
+    answer without X-Road headers (a registry reached directly) is not checked."""
+    header = next(
+        (
+            h
+            for ns in (xmlsafe.SOAP11, xmlsafe.SOAP12)
+            for h in envelope.iterfind(f"{{{ns}}}Header")
+        ),
+        None,
+    )
+    if header is None:
+        return
+    echoed = header.findtext(f"{{{XROAD}}}id")
+    if echoed is not None and echoed.strip() != xroad_id:
+        raise errors.protocol(errors.REQUEST_HASH, "the echoed X-Road id is another request's")
+    stamp = header.find(f"{{{XROAD}}}requestHash")
+    if stamp is None:
+        return
+    algorithm = stamp.get("algorithmId") or DEFAULT_HASH
+    if algorithm not in HASH_ALGORITHMS:
+        raise errors.protocol(
+            errors.REQUEST_HASH, f"unknown requestHash algorithm {algorithm[:80]}"
+        )
+    if not hmac.compare_digest((stamp.text or "").strip(), request_hash(request, algorithm)):
+        raise errors.protocol(errors.REQUEST_HASH, "requestHash differs from our request's")

@@ -2,14 +2,18 @@
 
 X-Road (``pr-mess_x-road_message_protocol``): ``client``, ``service``, ``id``, ``userId``,
 ``issue`` and ``protocolVersion`` — written as elements, so they work whether or not the
-registry's WSDL declares them. WS-Security: a ``wsu:Timestamp`` plus an XML signature over the
-Body and the Timestamp, made by zeep's ``MemorySignature`` (xmlsec) with the key and certificate
-from ``certs/`` (``client.key``, ``client.crt``).
+registry's WSDL declares them; answers carry them back with the provider security server's
+``requestHash`` of our request (checked by ``soap.check_xroad_answer``). WS-Security: a
+``wsu:Timestamp`` plus an XML signature over the Body and the Timestamp, made by zeep's
+``MemorySignature`` (xmlsec) with the key and certificate from ``certs/`` (``client.key``,
+``client.crt``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,19 @@ XROAD = "http://x-road.eu/xsd/xroad.xsd"
 XROAD_ID = "http://x-road.eu/xsd/identifiers"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 PROTOCOL_VERSION = "4.0"
+# requestHash: the provider's security server hashes the request SOAP message it received, so
+# the client can prove which query an answer belongs to (X-Road message protocol 4.0, §2.4)
+HASH_ALGORITHMS = {
+    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+}
+DEFAULT_HASH = "http://www.w3.org/2001/04/xmlenc#sha512"  # X-Road 6's default
+
+
+def request_hash(message: bytes, algorithm_id: str = DEFAULT_HASH) -> str:
+    """Base64 of the request message's hash, as X-Road writes it into ``xrd:requestHash``."""
+    return base64.b64encode(hashlib.new(HASH_ALGORITHMS[algorithm_id], message).digest()).decode()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from adapters.registry.port import VerifyRequest
 from adapters.registry.simulator import mutual_tls_context
 from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
 from gateway.errors import GatewayError
+from gateway.services.verify import ask
 from tests.registry_support import (
     AN,
     FAST_HTTP,
@@ -195,6 +196,21 @@ def test_xroad_headers_are_sent_when_configured(sim) -> None:
         "4.0",
     )
     assert len(seen["id"]) == 36  # a fresh UUID per message
+
+
+def test_xroad_answers_must_belong_to_the_request(sim) -> None:
+    xroad = XRoadIdentity("VN/GOV/000123/ansinh", "VN/GOV/000001/C06")
+    registry = soap_registry(sim, xroad=xroad)
+    assert registry.lookup(AN.pid) == AN  # the simulator's requestHash matched our message
+    sim.app.faults.script(["wrong_request_hash"])
+    with pytest.raises(GatewayError) as caught:
+        registry.lookup(AN.pid)
+    assert caught.value.code == errors.REQUEST_HASH and not caught.value.retryable
+    assert "requestHash" in caught.value.message
+    sim.app.faults.script(["wrong_request_hash"])  # bulk verification records it per person
+    [result] = ask(registry, [VerifyRequest("p1", AN.pid, AN.full_name)])
+    assert (result.found, result.error_code) == (False, errors.REQUEST_HASH)
+    assert registry.lookup(AN.pid) == AN  # the next answer is checked afresh
 
 
 def test_ws_security_signature_is_required_and_verified(sim, registry_certs: Path) -> None:

@@ -93,11 +93,12 @@ class RegistrySimulator:
         failure = self.faults.draw()
         if failure is not None and failure.startswith("hostile:"):
             failure, switches = "hostile", replace(switches, hostile=failure.split(":", 1)[1])
-        elif failure in ("bad_signature", "expired_token"):
+        elif failure in ("bad_signature", "expired_token", "wrong_request_hash"):
             switches = replace(
                 switches,
                 bad_signature=failure == "bad_signature",
                 expired_tokens=failure == "expired_token",
+                wrong_request_hash=failure == "wrong_request_hash",
             )
             failure = None
         if failure == "timeout":
@@ -123,7 +124,11 @@ class RegistrySimulator:
 
     def soap_call(self, request: Request, switches: F.Switches) -> Response:
         data = request.get_data()
-        body, info, is_fault = self.soap.handle(data, require_wsse=switches.require_wsse)
+        body, info, is_fault = self.soap.handle(
+            data,
+            require_wsse=switches.require_wsse,
+            wrong_request_hash=switches.wrong_request_hash,
+        )
         if info is not None:
             self.requests.append({"protocol": "soap", **asdict(info)})
         soap12 = (request.content_type or "").startswith("application/soap+xml")

@@ -29,6 +29,7 @@ class Switches:
     expired_tokens: bool = False  # REST: every bearer token is refused as expired
     token_ttl: int = 300  # REST: lifetime of issued tokens (seconds)
     require_wsse: bool = False  # SOAP: refuse requests without a valid WS-Security signature
+    wrong_request_hash: bool = False  # SOAP + X-Road: the answer's requestHash is another's
     require_signature: bool = True  # REST: refuse requests whose envelope signature fails
 
     def updated(self, changes: dict[str, Any]) -> Switches:
@@ -52,6 +53,7 @@ SCRIPTED = (
     "malformed",
     "bad_signature",
     "expired_token",
+    "wrong_request_hash",
     *(f"hostile:{k}" for k in HOSTILE_KINDS),
 )
 

@@ -16,6 +16,7 @@ from adapters.registry import xmlcodec, xmlsafe
 from adapters.registry.mapping import Operation, RegistryMapping
 from adapters.registry.port import TickRecord
 from adapters.registry.simulator.store import Store
+from adapters.registry.soap_headers import DEFAULT_HASH, request_hash
 from gateway.errors import GatewayError
 
 XROAD_NS = "http://x-road.eu/xsd/xroad.xsd"
@@ -69,9 +70,11 @@ class SoapService:
 
     # -- one request ------------------------------------------------------------------------
     def handle(
-        self, data: bytes, *, require_wsse: bool
+        self, data: bytes, *, require_wsse: bool, wrong_request_hash: bool = False
     ) -> tuple[bytes, SoapRequestInfo | None, bool]:
-        """(answer, what was seen, is it a Fault); answers in the request's SOAP version."""
+        """(answer, what was seen, is it a Fault); answers in the request's SOAP version. An
+        X-Road request is answered as a security server would: its headers echoed, plus the
+        ``requestHash`` of the request message (of another message with ``wrong_request_hash``)."""
         try:
             envelope = xmlsafe.parse(data)
             body = xmlsafe.soap_body(envelope)
@@ -94,7 +97,8 @@ class SoapService:
         except SoapFault as exc:
             return fault(exc.code, exc.message, ns), info, True
         info.items = len(answer)
-        return envelope_of(answer, header, ns), info, False
+        hashed = data + b" " if wrong_request_hash else data
+        return envelope_of(answer, header, ns, request_hash(hashed)), info, False
 
     def _wsse_valid(self, envelope: etree._Element, header: etree._Element | None) -> bool:
         if self.wsse_cert is None or header is None or not _signed(header):
@@ -238,7 +242,10 @@ def _signed(header: etree._Element | None) -> bool:
 
 
 def envelope_of(
-    answer: etree._Element, request_header: etree._Element | None, ns: str = xmlsafe.SOAP11
+    answer: etree._Element,
+    request_header: etree._Element | None,
+    ns: str = xmlsafe.SOAP11,
+    hashed: str | None = None,
 ) -> bytes:
     env = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns})
     if request_header is not None:  # X-Road echoes the request's protocol headers
@@ -250,6 +257,10 @@ def envelope_of(
         if echo:
             header = etree.SubElement(env, f"{{{ns}}}Header")
             header.extend(echo)
+            if hashed is not None:
+                stamp = etree.SubElement(header, f"{{{XROAD_NS}}}requestHash")
+                stamp.set("algorithmId", DEFAULT_HASH)
+                stamp.text = hashed
     etree.SubElement(env, f"{{{ns}}}Body").append(answer)
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
