@@ -317,9 +317,16 @@ class _Sql:
         # temporary table has no statistics); full: each check starts from its own index
         scope = "AND e.id = s.enrollment_id" if incremental else ""
         inc = incremental
+        # SQLite, incremental, checks of rare states (held, unknown, a confirmation's or the
+        # registry's anomaly, deceased …): start from the rare rows' own index, as the full run
+        # does, and keep those in the scope. Without a histogram SQLite takes a state for an
+        # eighth of the table and would walk the whole scope instead (7.3M: 0.25 s → ms each).
+        # The unary + keeps the scope test a filter, never the driving index.
+        rare_first = inc and not self.pg
+        in_scope = "AND +e.id IN (SELECT enrollment_id FROM recon_scope)" if rare_first else scope
 
-        def frm(full: str, scoped: str) -> str:
-            if not inc:
+        def frm(full: str, scoped: str, *, rare: bool = False) -> str:
+            if not inc or (rare and rare_first):
                 return f"FROM {full}"
             if not self.pg:  # SQLite keeps the written order of CROSS JOINs
                 scoped = scoped.replace("JOIN ", "CROSS JOIN ")
@@ -330,10 +337,9 @@ class _Sql:
         ikey = "'i:' || CAST(i.id AS TEXT)"
         ecols = "e.unit_id, e.programme_id, e.period, e.person_id, e.id"
         head = f"INSERT INTO recon_found ({COLUMNS}) SELECT"
-        found_from_i = frm(
-            "payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id",
-            "JOIN payment_instruction i ON i.enrollment_id = e.id",
-        )
+        i_then_e = "payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id"
+        e_then_i = "JOIN payment_instruction i ON i.enrollment_id = e.id"
+        found_from_i = frm(i_then_e, e_then_i)
         last_reason = (
             "(SELECT li.reason_code FROM payment_instruction li WHERE li.enrollment_id = e.id"
             " ORDER BY li.attempt DESC LIMIT 1)"
@@ -344,11 +350,17 @@ class _Sql:
         )
 
         def instruction_check(
-            mtype: MismatchType, where: str, *extra: tuple[str, str], source: str = found_from_i
+            mtype: MismatchType,
+            where: str,
+            *extra: tuple[str, str],
+            source: str = found_from_i,
+            rare: bool = False,
         ) -> str:
             evidence = self.json(("reference", "i.reference"), ("amount", "i.amount"), *extra)
+            if rare and source == found_from_i:
+                source = frm(i_then_e, e_then_i, rare=True)
             return f"""{head} '{mtype}', {ikey}, {ecols}, i.id, {evidence}
-                {source} WHERE {where} {scope}"""
+                {source} WHERE {where} {in_scope if rare else scope}"""
 
         def registry_check(mtype: MismatchType, outcome: str) -> str:
             evidence = self.json(
@@ -360,10 +372,11 @@ class _Sql:
                 frm(
                     "registry_verification v JOIN enrollment e ON e.id = v.enrollment_id",
                     "JOIN registry_verification v ON v.enrollment_id = e.id",
+                    rare=True,
                 )
             }
                 WHERE v.outcome = '{outcome}' AND e.state IN {ENTITLED}
-                  AND {latest_verification} {scope}"""
+                  AND {latest_verification} {in_scope}"""
 
         def confirmed(result: str) -> str:
             sub = "SELECT c.instruction_id FROM confirmation c WHERE c.apply_result = "
@@ -394,16 +407,22 @@ class _Sql:
                     f"enrollment e {self.by_state} {self.join} payment_instruction i"
                     " ON i.enrollment_id = e.id",
                     "JOIN payment_instruction i ON i.enrollment_id = e.id",
+                    rare=True,
                 ),
+                rare=True,
             ),
             instruction_check(
-                M.DUPLICATE_PAYMENT, confirmed("duplicate_settlement"), ("settlements", settlements)
+                M.DUPLICATE_PAYMENT,
+                confirmed("duplicate_settlement"),
+                ("settlements", settlements),
+                rare=True,
             ),
             instruction_check(
                 M.AMOUNT_MISMATCH,
                 confirmed("amount_mismatch"),
                 ("reported_amount", reported_amount),
                 ("state", "i.state"),
+                rare=True,
             ),
             instruction_check(
                 M.RETURNED_PAYMENT,
@@ -416,12 +435,14 @@ class _Sql:
                 "i.state = 'held' AND i.payee_account_id IN"
                 " (SELECT a.id FROM payee_account a WHERE a.status = 'mismatch')",
                 ("reason_code", "i.reason_code"),
+                rare=True,
             ),
             instruction_check(
                 M.UNKNOWN_OUTCOME_OVERDUE,
                 "i.state = 'unknown' AND i.deadline_at < :now",
                 ("state", "i.state"),
                 ("deadline_at", iso_utc_sql(self.dialect, "i.deadline_at")),
+                rare=True,
             ),
             f"""{head} '{M.UNKNOWN_REFERENCE}',
                 substr('c:' || c.source || ':' || c.item_key, 1, 160),
@@ -450,9 +471,10 @@ class _Sql:
                     " JOIN enrollment e ON e.id = i.enrollment_id",
                     "JOIN payment_instruction i ON i.enrollment_id = e.id"
                     " JOIN confirmation c ON c.instruction_id = i.id",
+                    rare=True,
                 )
             }
-              WHERE c.apply_result = 'id_mismatch' {scope}""",
+              WHERE c.apply_result = 'id_mismatch' {in_scope}""",
             registry_check(M.NOT_FOUND, "not_found"),
             f"""{head} '{M.DECEASED}', {key}, {ecols}, NULL,
                 {self.json(("state", "e.state"), ("death_date", "CAST(p.death_date AS TEXT)"))}
@@ -460,9 +482,10 @@ class _Sql:
                 frm(
                     "person p JOIN enrollment e ON e.person_id = p.id",
                     "JOIN person p ON p.id = e.person_id",
+                    rare=True,
                 )
             }
-              WHERE p.vital_status = 'deceased' AND e.state IN {ENTITLED} {scope}""",
+              WHERE p.vital_status = 'deceased' AND e.state IN {ENTITLED} {in_scope}""",
             *self.ticked_elsewhere(incremental, head, key, ecols, scope, frm),
         ]
         return [(_type_of(q), q) for q in statements]
