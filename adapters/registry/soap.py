@@ -176,7 +176,7 @@ class SoapRegistry:
         )
         if path is None:
             return None
-        if first is not None and len(path.steps) == 1:
+        if first is not None and len(path.steps) == 1 and path.attribute is None:
             node = first.get(path.steps[0])
         else:
             node = xmlcodec.child(elem, path)
