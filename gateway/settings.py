@@ -45,6 +45,9 @@ class RegistrySettings:
     xroad_service: str | None = None
     xroad_user_id: str | None = None
     wsse_sign: bool = False
+    # the registry's signing certificate (PEM): when set, every SOAP answer must carry a valid
+    # WS-Security signature by it over Body and Timestamp
+    wsse_verify_cert: str | None = None
     mtls: bool = False
     oauth_token_url: str | None = None
     oauth_client_id: str | None = None
@@ -174,6 +177,7 @@ class Settings:
                 xroad_service=env.opt("REGISTRY_XROAD_SERVICE"),
                 xroad_user_id=env.opt("REGISTRY_XROAD_USER_ID"),
                 wsse_sign=env.flag("REGISTRY_WSSE_SIGN", False),
+                wsse_verify_cert=env.opt("REGISTRY_WSSE_VERIFY_CERT"),
                 mtls=env.flag("REGISTRY_MTLS", False),
                 oauth_token_url=env.opt("REGISTRY_OAUTH_TOKEN_URL"),
                 oauth_client_id=env.opt("REGISTRY_OAUTH_CLIENT_ID"),

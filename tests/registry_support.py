@@ -25,7 +25,7 @@ from adapters.registry.simulator.app import DEFAULT_WSDL, RegistrySimulator
 from adapters.registry.simulator.faults import Switches
 from adapters.registry.simulator.store import Store
 from adapters.registry.soap import SoapRegistry
-from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
+from adapters.registry.soap_headers import AnswerSignature, TimestampedSignature, XRoadIdentity
 from adapters.registry.wire import Wire
 from adapters.registry.wsdl_loading import CatalogTransport
 from gateway.domain.dates import BirthDate
@@ -141,6 +141,7 @@ def soap_registry(
     mapping_name: str = "registry/default.toml",
     xroad: XRoadIdentity | None = None,
     wsse: TimestampedSignature | None = None,
+    answer_signature: AnswerSignature | None = None,
     tls: TlsFiles | None = None,
     resilience: Resilience | None = None,
 ) -> SoapRegistry:
@@ -155,6 +156,7 @@ def soap_registry(
         wire=wire,
         xroad=xroad,
         wsse=wsse,
+        answer_signature=answer_signature,
         resilience=resilience or Resilience(http, "registry", sleep=lambda _s: None),
     )
 

@@ -7,6 +7,7 @@ first use, the REST adapter fetches a token on its first call.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -15,6 +16,9 @@ from adapters.http import TlsFiles, build_session, timeouts
 from adapters.registry import mapping
 from adapters.registry.port import RegistryPort
 from gateway.settings import RegistrySettings, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from adapters.registry.soap_headers import AnswerSignature
 
 
 def build(settings: Settings) -> RegistryPort:
@@ -90,6 +94,7 @@ def build_soap(settings: Settings) -> RegistryPort:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
     wsse = TimestampedSignature.from_certs(settings.security.certs_dir) if reg.wsse_sign else None
+    answers = _answer_signature(reg.wsse_verify_cert)
     transport = CatalogTransport(
         session,
         catalog=catalog(reg),
@@ -111,7 +116,21 @@ def build_soap(settings: Settings) -> RegistryPort:
         address=reg.url,
         xroad=xroad,
         wsse=wsse,
+        answer_signature=answers,
     )
+
+
+def _answer_signature(cert_path: str | None) -> AnswerSignature | None:
+    from adapters.registry.soap_headers import AnswerSignature
+
+    if not cert_path:
+        return None
+    try:
+        return AnswerSignature(Path(cert_path).read_bytes())
+    except OSError as exc:
+        raise SettingsError(
+            f"ANSINH_REGISTRY_WSSE_VERIFY_CERT: cannot read {cert_path}: {exc.strerror}"
+        ) from None
 
 
 def build_rest(settings: Settings) -> RegistryPort:

@@ -41,6 +41,7 @@ from adapters.registry.soap_headers import (
     DEFAULT_HASH,
     HASH_ALGORITHMS,
     XROAD,
+    AnswerSignature,
     TimestampedSignature,
     XRoadIdentity,
     request_hash,
@@ -71,13 +72,14 @@ class SoapRegistry:
         address: str | None = None,
         xroad: XRoadIdentity | None = None,
         wsse: TimestampedSignature | None = None,
+        answer_signature: AnswerSignature | None = None,
         resilience: Resilience | None = None,
     ) -> None:
         self.m = mapping
         self.name = mapping.name
         self.http = http
         self.wire = wire or Wire(http, errors.SYSTEM)
-        self.xroad, self.wsse = xroad, wsse
+        self.xroad, self.wsse, self.answer_signature = xroad, wsse, answer_signature
         self.resilience = resilience or Resilience(http, errors.SYSTEM)
         self.wsdl, self.transport, self.configured_address = wsdl, transport, address
         self.max_batch = mapping.max_batch if mapping.op("verify_batch") else 1
@@ -153,6 +155,8 @@ class SoapRegistry:
         found = xmlsafe.fault_of(element)
         if found is not None:
             raise errors.fault(found[1][:200] or None, faultcode=found[0])
+        if self.answer_signature is not None:
+            self.answer_signature.check(envelope)
         if xroad_id is not None:
             check_xroad_answer(envelope, data, xroad_id)
         if element.tag != op.response.element:

@@ -131,6 +131,64 @@ class TimestampedSignature:
         return checked
 
 
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+CLOCK_SKEW = dt.timedelta(seconds=60)
+
+
+class AnswerSignature:
+    """WS-Security on the registry's answers: an XML signature by the registry's certificate
+    over the Body and the Timestamp, and a Timestamp that has not expired.
+
+    zeep's ``verify`` checks the signature over whatever the references name; it does not ask
+    *what* was signed. So the Body and the Timestamp must each be referenced, and each
+    referenced id must occur once (otherwise a signed element could be moved aside and a forged
+    Body put in its place — XML signature wrapping)."""
+
+    def __init__(self, cert_pem: bytes) -> None:
+        from zeep.wsse.signature import MemorySignature
+
+        self._checker = MemorySignature(b"", cert_pem)
+
+    def check(self, envelope: etree._Element, now: dt.datetime | None = None) -> None:
+        from zeep.exceptions import SignatureVerificationFailed
+
+        from adapters.registry import errors
+
+        def refuse(why: str) -> errors.UpstreamProtocolError:
+            return errors.protocol(errors.BAD_SIGNATURE, why)
+
+        soap = etree.QName(envelope).namespace
+        header, body = envelope.find(f"{{{soap}}}Header"), envelope.find(f"{{{soap}}}Body")
+        security = header.find(f"{{{WSSE}}}Security") if header is not None else None
+        signature = security.find(f"{{{DS}}}Signature") if security is not None else None
+        if body is None or security is None or signature is None:
+            raise refuse("the answer is not signed")
+        signed = {
+            (ref.get("URI") or "")[1:]
+            for ref in signature.iterfind(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+        }
+        stamp = security.find(f"{{{WSU}}}Timestamp")
+        for part, name in ((body, "Body"), (stamp, "Timestamp")):
+            if part is None or part.get(f"{{{WSU}}}Id") not in signed:
+                raise refuse(f"the signature does not cover the {name}")
+        ids = [str(v) for v in envelope.xpath("//@wsu:Id", namespaces={"wsu": WSU})]
+        if any(ids.count(i) != 1 for i in signed):
+            raise refuse("a signed id occurs more than once")
+        try:
+            self._checker.verify(envelope)
+        except SignatureVerificationFailed:
+            raise refuse("the signature does not verify with the registry's certificate") from None
+        assert stamp is not None
+        expires = stamp.findtext(f"{{{WSU}}}Expires") or ""
+        try:
+            until = dt.datetime.fromisoformat(expires.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise refuse("the signed Timestamp has no readable Expires") from None
+        if until.tzinfo is None or until + CLOCK_SKEW < (now or dt.datetime.now(dt.UTC)):
+            raise refuse("the signed answer has expired")
+
+
 def _is_ec(key_pem: bytes) -> bool:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

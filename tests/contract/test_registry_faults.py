@@ -15,7 +15,7 @@ from adapters.http import Resilience, TlsFiles
 from adapters.registry import errors
 from adapters.registry.port import VerifyRequest
 from adapters.registry.simulator import mutual_tls_context
-from adapters.registry.soap_headers import TimestampedSignature, XRoadIdentity
+from adapters.registry.soap_headers import AnswerSignature, TimestampedSignature, XRoadIdentity
 from gateway.errors import GatewayError
 from gateway.services.verify import ask
 from tests.registry_support import (
@@ -222,6 +222,30 @@ def test_ws_security_signature_is_required_and_verified(sim, registry_certs: Pat
     signed = soap_registry(sim, wsse=TimestampedSignature.from_certs(registry_certs))
     assert signed.lookup(AN.pid) == AN
     assert sim.app.requests[-1]["wsse_valid"] is True
+
+
+def test_signed_answers_are_checked_against_the_registrys_certificate(
+    sim, registry_certs: Path
+) -> None:
+    answers = AnswerSignature((registry_certs / "server.crt").read_bytes())
+    signing = TimestampedSignature.from_certs(registry_certs)
+    registry = soap_registry(sim, wsse=signing, answer_signature=answers)
+    assert registry.lookup(AN.pid) == AN  # signed request, signed answer, verified
+    sim.app.faults.script(["bad_signature"])  # the answer is altered after it was signed
+    with pytest.raises(GatewayError) as caught:
+        registry.lookup(AN.pid)
+    assert caught.value.code == errors.BAD_SIGNATURE
+    assert "does not verify" in caught.value.message
+    # a registry that does not sign (here: our request was not signed, so neither is the answer)
+    unsigned = soap_registry(sim, answer_signature=answers)
+    with pytest.raises(GatewayError) as caught:
+        unsigned.lookup(AN.pid)
+    assert caught.value.code == errors.BAD_SIGNATURE and "not signed" in caught.value.message
+    # signed, but by a certificate that is not the registry's
+    stranger = AnswerSignature((registry_certs / "client.crt").read_bytes())
+    with pytest.raises(GatewayError) as caught:
+        soap_registry(sim, wsse=signing, answer_signature=stranger).lookup(AN.pid)
+    assert caught.value.code == errors.BAD_SIGNATURE
 
 
 def test_mutual_tls(tmp_path: Path, registry_certs: Path) -> None:

@@ -24,6 +24,7 @@ from adapters.registry.simulator import faults as F
 from adapters.registry.simulator.rest_service import RestError, RestService
 from adapters.registry.simulator.soap_service import SoapService, fault
 from adapters.registry.simulator.store import Event, Store
+from adapters.registry.soap_headers import TimestampedSignature
 
 MAX_BODY = 20 * 1024 * 1024
 DEFAULT_WSDL = Path(__file__).with_name("registry.wsdl")
@@ -44,12 +45,18 @@ class RegistrySimulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.store = config.store
         self.faults = F.Faults(config.switches, seed=config.seed)
-        cert = config.certs_dir / "client.crt" if config.certs_dir else None
+        certs = config.certs_dir
+        cert = certs / "client.crt" if certs else None
+        signer = None  # a registry that checks signatures on requests signs its answers too
+        if certs is not None and (certs / "server.key").exists():
+            key, crt = (certs / "server.key").read_bytes(), (certs / "server.crt").read_bytes()
+            signer = TimestampedSignature(key, crt)
         self.soap = SoapService(
             config.store,
             config.mapping,
             config.wsdl,
             wsse_cert=cert.read_bytes() if cert and cert.exists() else None,
+            answer_signer=signer,
         )
         self.rest = RestService(config.store, certs_dir=config.certs_dir, clients=config.clients)
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
@@ -128,6 +135,7 @@ class RegistrySimulator:
             data,
             require_wsse=switches.require_wsse,
             wrong_request_hash=switches.wrong_request_hash,
+            tamper_answer=switches.bad_signature,
         )
         if info is not None:
             self.requests.append({"protocol": "soap", **asdict(info)})

@@ -25,7 +25,9 @@ class Switches:
     malformed_rate: float = 0.0  # a body that is not XML / JSON
     hostile: str | None = None  # xxe | billion_laughs | oversized | dtd
     hostile_rate: float = 1.0
-    bad_signature: bool = False  # REST: answers signed with a key the gateway does not know
+    # REST: answers signed with a key the gateway does not know; SOAP: a signed answer is
+    # altered after it was signed
+    bad_signature: bool = False
     expired_tokens: bool = False  # REST: every bearer token is refused as expired
     token_ttl: int = 300  # REST: lifetime of issued tokens (seconds)
     require_wsse: bool = False  # SOAP: refuse requests without a valid WS-Security signature

@@ -16,7 +16,7 @@ from adapters.registry import xmlcodec, xmlsafe
 from adapters.registry.mapping import Operation, RegistryMapping
 from adapters.registry.port import TickRecord
 from adapters.registry.simulator.store import Store
-from adapters.registry.soap_headers import DEFAULT_HASH, request_hash
+from adapters.registry.soap_headers import DEFAULT_HASH, TimestampedSignature, request_hash
 from gateway.errors import GatewayError
 
 XROAD_NS = "http://x-road.eu/xsd/xroad.xsd"
@@ -50,10 +50,13 @@ class SoapService:
         wsdl_path: Path,
         *,
         wsse_cert: bytes | None = None,
+        answer_signer: TimestampedSignature | None = None,
     ) -> None:
         self.store, self.m = store, mapping
         self.wsdl_template = wsdl_path.read_text(encoding="utf-8")
         self.wsse_cert = wsse_cert
+        # a registry that checks WS-Security on requests signs its answers too (server.key)
+        self.answer_signer = answer_signer
         self.by_element = {op.request.element: op for op in mapping.operations.values()}
         self.handlers: dict[str, Callable[[Operation, etree._Element], etree._Element]] = {
             "lookup": self._lookup,
@@ -70,11 +73,17 @@ class SoapService:
 
     # -- one request ------------------------------------------------------------------------
     def handle(
-        self, data: bytes, *, require_wsse: bool, wrong_request_hash: bool = False
+        self,
+        data: bytes,
+        *,
+        require_wsse: bool,
+        wrong_request_hash: bool = False,
+        tamper_answer: bool = False,
     ) -> tuple[bytes, SoapRequestInfo | None, bool]:
         """(answer, what was seen, is it a Fault); answers in the request's SOAP version. An
         X-Road request is answered as a security server would: its headers echoed, plus the
-        ``requestHash`` of the request message (of another message with ``wrong_request_hash``)."""
+        ``requestHash`` of the request message (of another message with ``wrong_request_hash``).
+        A signed request gets a signed answer; ``tamper_answer`` changes it after signing."""
         try:
             envelope = xmlsafe.parse(data)
             body = xmlsafe.soap_body(envelope)
@@ -98,7 +107,11 @@ class SoapService:
             return fault(exc.code, exc.message, ns), info, True
         info.items = len(answer)
         hashed = data + b" " if wrong_request_hash else data
-        return envelope_of(answer, header, ns, request_hash(hashed)), info, False
+        signer = self.answer_signer if info.wsse_signed else None
+        out = envelope_of(answer, header, ns, request_hash(hashed), signer=signer)
+        if tamper_answer and signer is not None:  # modified in transit, after the signature
+            out = out.replace(b"</soap:Body>", b"<altered/></soap:Body>", 1)
+        return out, info, False
 
     def _wsse_valid(self, envelope: etree._Element, header: etree._Element | None) -> bool:
         if self.wsse_cert is None or header is None or not _signed(header):
@@ -246,6 +259,8 @@ def envelope_of(
     request_header: etree._Element | None,
     ns: str = xmlsafe.SOAP11,
     hashed: str | None = None,
+    *,
+    signer: TimestampedSignature | None = None,
 ) -> bytes:
     env = etree.Element(f"{{{ns}}}Envelope", nsmap={"soap": ns})
     if request_header is not None:  # X-Road echoes the request's protocol headers
@@ -262,6 +277,8 @@ def envelope_of(
                 stamp.set("algorithmId", DEFAULT_HASH)
                 stamp.text = hashed
     etree.SubElement(env, f"{{{ns}}}Body").append(answer)
+    if signer is not None:
+        env, _ = signer.apply(env, {})
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
