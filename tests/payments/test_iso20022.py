@@ -185,3 +185,30 @@ def test_reason_codes_are_real_iso_codes_with_an_action() -> None:
     assert action_for("MD07") == ReasonAction.STOP_BENEFIT
     assert action_for("AM05") == ReasonAction.INCIDENT and not REASONS["AM05"].retry_allowed
     assert action_for("ZZ99") == ReasonAction.MANUAL
+
+
+def test_an_entry_is_read_along_its_paths_whatever_else_it_carries() -> None:
+    """The statement reader walks each entry along the paths it reads: elements it does not
+    read (charges, bank codes), comments and a repeated element change nothing, and of two
+    same-path elements the first one is read."""
+    ns = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
+    entry = (
+        "<Ntry><!-- a bank's note --><Amt Ccy='VND'>500000</Amt><CdtDbtInd>DBIT</CdtDbtInd>"
+        "<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-07-10</Dt></BookgDt>"
+        "<AcctSvcrRef>BK1</AcctSvcrRef><AcctSvcrRef>BK2</AcctSvcrRef>"
+        "<BkTxCd><Domn><Cd>PMNT</Cd></Domn></BkTxCd>"
+        "<Chrgs><Rcrd><Amt Ccy='VND'>1100</Amt></Rcrd></Chrgs>"
+        "<NtryDtls><TxDtls><Refs><EndToEndId>AS1</EndToEndId></Refs>"
+        "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>"
+        "<RmtInf><Ustrd>first</Ustrd><Ustrd>second</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
+    doc = (
+        f"<?xml version='1.0'?><Document xmlns='{ns}'><BkToCstmrStmt><GrpHdr><MsgId>S1</MsgId>"
+        f"<CreDtTm>2026-07-10T08:00:00</CreDtTm></GrpHdr><Stmt><Id>S1</Id>{entry}</Stmt>"
+        "</BkToCstmrStmt></Document>"
+    ).encode()
+    [item] = list(read(doc, validate=False).items)
+    assert (item.reference, item.outcome, item.reason_code) == ("AS1", "returned", "AC04")
+    assert (item.amount, item.currency, item.note) == (500_000, "VND", "first")
+    assert item.item_key == "ntry:BK1:0:AS1:BOOK:returned"
+    assert item.occurred_at is not None and item.occurred_at.date().isoformat() == "2026-07-10"
