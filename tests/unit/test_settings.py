@@ -46,3 +46,18 @@ def test_values_are_typed() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], needle: str) -> None:
     with pytest.raises(SettingsError, match=needle):
         Settings.from_env(env)
+
+
+def test_a_registry_signing_certificate_that_cannot_be_read_names_the_variable() -> None:
+    from adapters.registry.factory import build_soap
+
+    settings = Settings.from_env(
+        {
+            "ANSINH_REGISTRY_BACKEND": "soap",
+            "ANSINH_REGISTRY_URL": "http://127.0.0.1:9/soap",
+            "ANSINH_REGISTRY_WSSE_VERIFY_CERT": "/nonexistent/registry.crt",
+        }
+    )
+    assert settings.registry.wsse_verify_cert == "/nonexistent/registry.crt"
+    with pytest.raises(SettingsError, match="ANSINH_REGISTRY_WSSE_VERIFY_CERT: cannot read"):
+        build_soap(settings)
