@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.services import jobs
 from gateway.services.context import Services
@@ -183,9 +184,29 @@ class Runner:
             )
         return scheduler
 
+    def sweep_interrupted(self) -> int:
+        """At start: for each lock group whose lock is free, runs still marked ``running`` were
+        left by a replica that died — close them as ``interrupted`` now, rather than at the
+        group's next trigger (which may be a day away). A group whose lock is held is running
+        somewhere and is left alone."""
+        closed = 0
+        for lock in sorted({spec.lock_name for spec in self.specs.values()}):
+            group = sorted(n for n, s in self.specs.items() if s.lock_name == lock)
+            with jobs.job_lock_held(self.svc, lock, f"{self.host}:sweep") as held:
+                if held:
+                    found_by = f"scheduler start on {self.host}"
+                    closed += jobs.close_interrupted(self.svc, 0, group, found_by)
+        if closed:
+            log.warning("%d run(s) left running by a dead replica closed as interrupted", closed)
+        return closed
+
     def serve(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set, then let running jobs finish (their locks are released
         and their records written) before returning."""
+        try:
+            self.sweep_interrupted()
+        except SQLAlchemyError:  # a database outage must not keep the scheduler from starting
+            log.warning("could not sweep interrupted runs at start", exc_info=True)
         scheduler = self.scheduler()
         scheduler.start()
         log.info(

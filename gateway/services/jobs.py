@@ -45,6 +45,9 @@ log = logging.getLogger("ansinh.jobs")
 
 SUCCEEDED, FAILED, SKIPPED, RUNNING = "succeeded", "failed", "skipped", "running"
 INTERRUPTED = "interrupted"  # left "running" by a replica that died; found by a later run
+# a live replica takes its lock milliseconds after claiming: a younger "running" row may be one
+# between the two, so only older ones are closed as interrupted
+CLAIM_GRACE = dt.timedelta(seconds=60)
 OVERLAP, MISSED = "overlap", "missed"
 # SQLite lock rows: renewed every sixth of this while the run lasts. It bounds how long a dead
 # holder blocks the job, and must outlast a renewal held up by another job's long write
@@ -139,13 +142,16 @@ def claim(
     return int(row[0]) if row else None
 
 
-def close_interrupted(svc: Services, run_id: int, jobs_: Sequence[str]) -> int:
+def close_interrupted(
+    svc: Services, run_id: int, jobs_: Sequence[str], found_by: str | None = None
+) -> int:
     """Runs of ``jobs_`` other than ``run_id`` still marked running are ``interrupted``.
 
     Called while holding the lock the jobs share: no other run of them can be going, so a row
     still ``running`` belongs to a replica that died (SIGKILL, power loss) before it recorded
-    an outcome. What that run did is unknown — it says so, and names the run that found it."""
-    now, why = svc.clock(), f"its replica stopped before recording an outcome (run {run_id})"
+    an outcome. What that run did is unknown — it says so, and names what found it."""
+    found_by = found_by or f"run {run_id}"
+    now, why = svc.clock(), f"its replica stopped before recording an outcome ({found_by})"
     with svc.db.begin() as conn:
         return int(
             conn.execute(
@@ -154,6 +160,7 @@ def close_interrupted(svc: Services, run_id: int, jobs_: Sequence[str]) -> int:
                     job_run.c.job.in_(list(jobs_)),
                     job_run.c.outcome == RUNNING,
                     job_run.c.id != run_id,
+                    job_run.c.started_at < now - CLAIM_GRACE,
                 )
                 .values(
                     outcome=INTERRUPTED,

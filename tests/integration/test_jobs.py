@@ -29,6 +29,25 @@ def _runs(svc: Services, job: str) -> list[Any]:
         )
 
 
+def _dead_claim(svc: Services, job: str) -> int:
+    """A run claimed ten minutes ago by a replica that then died (no outcome, no lock)."""
+    with svc.db.begin() as conn:
+        return int(
+            conn.execute(
+                insert(job_run)
+                .values(
+                    job=job,
+                    trigger_key=f"dead:{job}",
+                    started_at=svc.clock() - dt.timedelta(minutes=10),
+                    outcome="running",
+                    counts={},
+                    host="dead-host",
+                )
+                .returning(job_run.c.id)
+            ).scalar_one()
+        )
+
+
 def _counter() -> tuple[list[int], Any]:
     calls: list[int] = []
 
@@ -307,8 +326,9 @@ def test_a_scheduler_waking_late_records_the_missed_trigger_once(svc: Services) 
 
 def test_a_run_left_running_by_a_dead_replica_is_closed_as_interrupted(svc: Services) -> None:
     # a replica claimed a trigger of the reconciliation group, then was killed (no outcome)
-    dead = jobs.claim(svc, "reconcile.incremental", "dead-trigger", host="dead-host")
-    elsewhere = jobs.claim(svc, "unrelated.job", "its-trigger", host="live-host")
+    dead = _dead_claim(svc, "reconcile.incremental")
+    elsewhere = _dead_claim(svc, "unrelated.job")
+    just_claimed = jobs.claim(svc, "reconcile.full", "next-trigger", host="live-host")
     calls, fn = _counter()
     result = jobs.run_once(
         svc,
@@ -325,6 +345,8 @@ def test_a_run_left_running_by_a_dead_replica_is_closed_as_interrupted(svc: Serv
     assert f"run {result.run_id}" in rows[dead].error
     # a job outside the lock group may still be running: it is left alone
     assert rows[elsewhere].outcome == "running" and rows[elsewhere].finished_at is None
+    # so is a claim made a moment ago: its replica may be about to take the lock
+    assert rows[just_claimed].outcome == "running"
     assert rows[result.run_id].outcome == "succeeded"
 
 
@@ -336,7 +358,29 @@ def test_the_runner_closes_interrupted_runs_of_its_lock_group(svc: Services) -> 
             "reconcile.incremental", "", fn, cron="5 * * * *", lock="reconcile"
         ),
     }
-    dead = jobs.claim(svc, "reconcile.full", "dead-trigger", host="dead-host")
+    dead = _dead_claim(svc, "reconcile.full")
     result = Runner(svc, specs, host="live:1").run_now("reconcile.incremental")
     assert result.outcome == "succeeded" and calls
     assert {r.id: r.outcome for r in _runs(svc, "reconcile.full")}[dead] == "interrupted"
+
+
+def test_a_scheduler_starting_closes_runs_left_by_a_dead_replica(svc: Services) -> None:
+    _calls, fn = _counter()
+    specs = {
+        "demo.idle": JobSpec("demo.idle", "", fn, cron="0 2 * * *"),
+        "demo.busy": JobSpec("demo.busy", "", fn, cron="0 3 * * *"),
+    }
+    dead = _dead_claim(svc, "demo.idle")
+    live = _dead_claim(svc, "demo.busy")
+    # demo.busy is really running elsewhere: its lock is held
+    with jobs.job_lock_held(svc, "demo.busy", "live-host:1") as held:
+        assert held
+        assert Runner(svc, specs, host="starting:1").sweep_interrupted() == 1
+    with svc.db.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(job_run))}
+    assert (
+        rows[dead].outcome == "interrupted" and "scheduler start on starting:1" in rows[dead].error
+    )
+    assert rows[live].outcome == "running"
+    with svc.db.read() as conn:  # the sweep released the locks it took
+        assert conn.execute(select(func.count()).select_from(job_lock)).scalar_one() == 0
