@@ -53,7 +53,9 @@ def use_certs(svc: Services, directory: Path) -> None:
     svc.settings = svc.settings.with_(security=security)
 
 
-def add_user(svc: Services, username: str, role: str, unit: str | None, level: str | None) -> None:
+def add_user(
+    svc: Services, username: str, role: str, unit: str | None = None, level: str | None = None
+) -> None:
     with svc.db.begin() as conn:
         accounts.add_user(
             conn,
@@ -67,6 +69,21 @@ def add_user(svc: Services, username: str, role: str, unit: str | None, level: s
             password=PASSWORD,
             now=svc.clock(),
         )
+
+
+def bearer(svc: Services, username: str) -> dict[str, str]:
+    """An API ``Authorization`` header for an existing user."""
+    with svc.db.begin() as conn:
+        token = accounts.issue_token(conn, SYSTEM, username, "test", now=svc.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user_bearer(
+    svc: Services, username: str, role: str, unit: str | None = None, level: str | None = None
+) -> dict[str, str]:
+    """A new user of that role and unit (national roles: none) and an API header for them."""
+    add_user(svc, username, role, unit, level)
+    return bearer(svc, username)
 
 
 def seed(svc: Services, certs_dir: Path, *, people: int = 400, seed_value: int = 7) -> WebWorld:

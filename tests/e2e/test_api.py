@@ -7,28 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.db.tables import enrollment
-from gateway.security.principal import Actor
-from gateway.services import accounts
 from gateway.services.context import Services
-from tests.e2e.seed import two_enrollments
-
-
-def _token(
-    svc: Services, username: str, role: str, unit: str | None, level: str | None = None
-) -> str:
-    with svc.db.begin() as conn:
-        accounts.add_user(
-            conn,
-            Actor.system("test"),
-            username=username,
-            display_name=username,
-            role=role,
-            unit_scheme="2025-07",
-            unit_code=unit,
-            unit_level=level,
-            now=svc.clock(),
-        )
-        return accounts.issue_token(conn, Actor.system("test"), username, "test", now=svc.clock())
+from tests.e2e.seed import two_enrollments, user_bearer
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -72,22 +52,23 @@ def test_requests_need_a_valid_token(client: Any, svc: Services) -> None:
     assert client.get("/api/v1/enrollments").json["code"] == "auth.required"
     bad = client.get("/api/v1/enrollments", headers=_auth("ansinh_nope"))
     assert bad.status_code == 401 and bad.json["code"] == "auth.token"
-    token = _token(svc, "auditor1", "auditor", None)
-    assert client.get("/api/v1/enrollments", headers=_auth(token)).status_code == 200
+    token = user_bearer(svc, "auditor1", "auditor", None)
+    assert client.get("/api/v1/enrollments", headers=token).status_code == 200
     with svc.db.read() as conn:
         from gateway.db.tables import api_token
 
         stored = conn.execute(select(api_token.c.token_hash)).scalar_one()
-    assert token not in stored and len(stored) == 64  # only the hash is kept
+    raw = token["Authorization"].removeprefix("Bearer ")
+    assert raw not in stored and len(stored) == 64  # only the hash is kept
 
 
 def test_wrong_types_in_a_body_get_the_error_schema_and_write_nothing(
     client: Any, svc: Services
 ) -> None:
-    token = _token(svc, "xa1", "commune_officer", "26743")
+    token = user_bearer(svc, "xa1", "commune_officer", "26743")
     response = client.post(
         "/api/v1/intake/rows",
-        headers=_auth(token),
+        headers=token,
         json={
             "programme": "ND20-TCXH",
             "period": "July",
@@ -100,7 +81,7 @@ def test_wrong_types_in_a_body_get_the_error_schema_and_write_nothing(
     assert {"period", "source_key"} <= fields and any(f.startswith("rows") for f in fields)
     unknown = client.post(
         "/api/v1/intake/rows",
-        headers=_auth(token),
+        headers=token,
         json={
             "programme": "NOPE",
             "period": "2026-07",
@@ -117,18 +98,18 @@ def test_a_commune_officer_cannot_read_another_commune_by_editing_the_url(
     client: Any, svc: Services
 ) -> None:
     ids = two_enrollments(svc)
-    mine = _token(svc, "benthanh", "commune_officer", "26743")
-    listed = client.get("/api/v1/enrollments", headers=_auth(mine)).json
+    mine = user_bearer(svc, "benthanh", "commune_officer", "26743")
+    listed = client.get("/api/v1/enrollments", headers=mine).json
     assert [e["id"] for e in listed] == [ids[0]]
     assert listed[0]["personal_id"] == "079*******01" and listed[0]["full_name"] == "Nguyễn V. A."
-    assert client.get(f"/api/v1/enrollments/{ids[0]}", headers=_auth(mine)).status_code == 200
-    assert client.get(f"/api/v1/enrollments/{ids[1]}", headers=_auth(mine)).status_code == 404
-    province = _token(svc, "hcm", "province_officer", "79", "province")
-    assert len(client.get("/api/v1/enrollments", headers=_auth(province)).json) == 2
+    assert client.get(f"/api/v1/enrollments/{ids[0]}", headers=mine).status_code == 200
+    assert client.get(f"/api/v1/enrollments/{ids[1]}", headers=mine).status_code == 404
+    province = user_bearer(svc, "hcm", "province_officer", "79", "province")
+    assert len(client.get("/api/v1/enrollments", headers=province).json) == 2
     # a commune officer may not approve at all
     denied = client.post(
         "/api/v1/enrollments/approve",
-        headers=_auth(mine),
+        headers=mine,
         json={"ids": [ids[0]], "reason": "looks fine"},
     )
     assert denied.status_code == 403 and denied.json["code"] == "role.forbidden"

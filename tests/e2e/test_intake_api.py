@@ -13,30 +13,13 @@ from sqlalchemy import select
 
 from gateway.db.tables import audit_event, enrollment, quarantine_row
 from gateway.security.principal import Actor
-from gateway.services import accounts, enrollments, intake
+from gateway.services import enrollments, intake
 from gateway.services.context import Services
 from mappings.canonical import HEADERS_VI
-from tests.e2e.seed import two_enrollments
+from tests.e2e.seed import two_enrollments, user_bearer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "welfare"
 UPLOAD = "/api/v1/intake/files?programme=ND20-TCXH&period=2026-07&mapping=provinces/hcm_btxh_csv"
-
-
-def _token(svc: Services, username: str, role: str, unit: str | None, level: str | None = None):
-    with svc.db.begin() as conn:
-        accounts.add_user(
-            conn,
-            Actor.system("test"),
-            username=username,
-            display_name=username,
-            role=role,
-            unit_scheme="2025-07",
-            unit_code=unit,
-            unit_level=level,
-            now=svc.clock(),
-        )
-        token = accounts.issue_token(conn, Actor.system("test"), username, "t", now=svc.clock())
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _upload(client: Any, headers: dict[str, str], body: bytes, name: str, url: str = UPLOAD) -> Any:
@@ -57,7 +40,7 @@ def _assert_error_schema(body: dict[str, Any], status: int) -> None:
 def test_a_list_file_uploaded_twice_is_imported_once_and_a_wrong_file_is_refused(
     client: Any, svc: Services
 ) -> None:
-    province = _token(svc, "tinh79", "province_officer", "79", "province")
+    province = user_bearer(svc, "tinh79", "province_officer", "79", "province")
     body = (FIXTURES / "hcm_btxh_2026-07.csv").read_bytes()
     first = _upload(client, province, body, "hcm.csv")
     assert first.status_code == 200, first.json
@@ -79,7 +62,7 @@ def test_a_list_file_uploaded_twice_is_imported_once_and_a_wrong_file_is_refused
     bad_args = _upload(client, province, body, "hcm.csv", UPLOAD.replace("2026-07", "July"))
     assert bad_args.status_code == 422 and bad_args.json["errors"][0]["field"] == "period"
     _assert_error_schema(bad_args.json, 422)
-    auditor = _token(svc, "kiemtoan", "auditor", None)
+    auditor = user_bearer(svc, "kiemtoan", "auditor", None)
     assert _upload(client, auditor, body, "hcm.csv").status_code == 403
     with svc.db.read() as conn:
         assert len(conn.execute(select(enrollment.c.id)).all()) == 5
@@ -102,7 +85,7 @@ def test_the_template_downloads_as_csv_and_xlsx_and_imports_as_is(
     refused = client.get("/api/v1/intake/template?format=pdf")
     assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "format"
     # a province exports straight to the template: it imports without a mapping of its own
-    commune = _token(svc, "xa26743", "commune_officer", "26743")
+    commune = user_bearer(svc, "xa26743", "commune_officer", "26743")
     url = "/api/v1/intake/files?programme=ND20-TCXH&period=2026-07&mapping=canonical"
     imported = _upload(client, commune, as_csv.data, "mau.csv", url)
     assert imported.status_code == 200 and imported.json["accepted"] == 1
@@ -139,7 +122,7 @@ def test_quarantine_is_read_corrected_and_discarded_within_scope(
 ) -> None:
     ids = _quarantine_two_rows(svc, tmp_path)
     mine, other = ids["26743"], ids["26704"]
-    officer = _token(svc, "xa26743", "commune_officer", "26743")
+    officer = user_bearer(svc, "xa26743", "commune_officer", "26743")
     listed = client.get("/api/v1/quarantine", headers=officer).json
     assert [r["id"] for r in listed] == [mine]
     assert listed[0]["unit"] == "2025-07:26743" and listed[0]["location"] == "line 6"
@@ -184,7 +167,7 @@ def test_quarantine_is_read_corrected_and_discarded_within_scope(
         json={"corrected": {"birth_date": "24/12/1951"}},
     )
     assert closed.status_code == 409 and closed.json["code"] == "quarantine.closed"
-    neighbour = _token(svc, "xa26704", "commune_officer", "26704")
+    neighbour = user_bearer(svc, "xa26704", "commune_officer", "26704")
     short = client.post(
         f"/api/v1/quarantine/{other}/discard", headers=neighbour, json={"reason": "x"}
     )
@@ -208,7 +191,7 @@ def test_enrollment_transitions_need_a_reason_a_role_and_the_scope(
     client: Any, svc: Services
 ) -> None:
     mine, other = two_enrollments(svc)
-    officer = _token(svc, "xa26743", "commune_officer", "26743")
+    officer = user_bearer(svc, "xa26743", "commune_officer", "26743")
     url = f"/api/v1/enrollments/{mine}/transitions"
     no_reason = client.post(url, headers=officer, json={"to": "cancelled"})
     assert no_reason.status_code == 422 and no_reason.json["errors"][0]["field"] == "reason"

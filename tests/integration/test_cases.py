@@ -29,7 +29,7 @@ from gateway.errors import Conflict, Forbidden, InvalidState, NotFound, Validati
 from gateway.security.principal import Actor
 from gateway.services import accounts, audit, cases, confirm, disburse, reconcile
 from gateway.services.context import Services
-from tests.e2e.seed import PERIOD, SYSTEM, WebWorld, add_user, seed
+from tests.e2e.seed import PERIOD, SYSTEM, WebWorld, add_user, bearer, seed
 
 PROGRAMME = "ND20-TCXH"
 
@@ -487,19 +487,13 @@ def test_cli_lists_shows_and_resolves_within_the_officers_scope(
     assert "audit chain intact" in run("audit", "verify")
 
 
-def _token(svc: Services, username: str) -> dict[str, str]:
-    with svc.db.begin() as conn:
-        token = accounts.issue_token(conn, SYSTEM, username, "test", now=svc.clock())
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_api_lists_reads_and_resolves_with_the_error_schema(
     client: Any, svc: Services, world: WebWorld
 ) -> None:
     case = open_case(svc, world, "deceased", world.payable[2])
     for n in range(3):
         open_case(svc, world, "not_found", world.clean_verified[n])
-    xa, other = _token(svc, "xa"), _token(svc, "xakhac")
+    xa, other = bearer(svc, "xa"), bearer(svc, "xakhac")
     assert client.get("/api/v1/cases").json["code"] == "auth.required"
     first = client.get("/api/v1/cases?unit=2025-07:26743&limit=2", headers=xa)
     assert first.status_code == 200 and len(first.json) == 2

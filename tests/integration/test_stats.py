@@ -32,9 +32,10 @@ from gateway.domain.states import Role
 from gateway.errors import Forbidden
 from gateway.refdata.admin_units import CURRENT, LEGACY
 from gateway.security.principal import Actor
-from gateway.services import accounts, lookup, stats
+from gateway.services import lookup, stats
 from gateway.services.context import Services
 from schedules.spec import discover
+from tests.e2e.seed import user_bearer
 
 NOW = dt.datetime(2026, 8, 20, 1, 0, tzinfo=dt.UTC)
 SYSTEM = Actor.system("test-stats")
@@ -506,27 +507,10 @@ def test_cli_snapshot_and_show(
     assert bad.exit_code != 0 and "unit" in bad.output
 
 
-def _token(svc: Services, username: str, role: str, unit: str | None, level: str | None) -> Any:
-    with svc.db.begin() as conn:
-        accounts.add_user(
-            conn,
-            SYSTEM,
-            username=username,
-            display_name=username,
-            role=role,
-            unit_scheme=CURRENT,
-            unit_code=unit,
-            unit_level=level,
-            now=svc.clock(),
-        )
-        token = accounts.issue_token(conn, SYSTEM, username, "t", now=svc.clock())
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_api_answers_from_the_snapshot_within_scope(
     client: Any, svc: Services, scenario: Scenario
 ) -> None:
-    province = _token(svc, "tinh79", "province_officer", "79", "province")
+    province = user_bearer(svc, "tinh79", "province_officer", "79", "province")
     assert client.get("/api/v1/stats", headers=province).status_code == 404  # none taken yet
     jobs = discover()
     counts = jobs["stats.snapshot"].fn(svc)
@@ -551,7 +535,7 @@ def test_api_answers_from_the_snapshot_within_scope(
     bad = client.get("/api/v1/stats?programme=NOPE&period=2026-13", headers=province)
     assert bad.status_code == 422
     assert client.get("/api/v1/stats").status_code == 401
-    ministry = _token(svc, "bo", "ministry_officer", None, None)
+    ministry = user_bearer(svc, "bo", "ministry_officer", None, None)
     country = client.get("/api/v1/stats", headers=ministry).get_json()
     assert country["unit"] is None and country["open_cases"]["unknown_reference"] == 1
 

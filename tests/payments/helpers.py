@@ -135,21 +135,9 @@ def start_gateway(svc: Services) -> tuple[Any, str]:
 
 def token(svc: Services, username: str, role: str) -> dict[str, str]:
     """A bearer token header for a national-level user (ministry officer, auditor)."""
-    from gateway.services import accounts
+    from tests.e2e.seed import user_bearer
 
-    with svc.db.begin() as conn:
-        accounts.add_user(
-            conn,
-            SYSTEM,
-            username=username,
-            display_name=username,
-            role=role,
-            unit_scheme=None,
-            unit_code=None,
-            now=svc.clock(),
-        )
-        value = accounts.issue_token(conn, SYSTEM, username, "test", now=svc.clock())
-    return {"Authorization": f"Bearer {value}"}
+    return user_bearer(svc, username, role)
 
 
 def drain(sim: BankSim, timeout: float = 30.0) -> None:
