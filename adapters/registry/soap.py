@@ -245,13 +245,9 @@ class SoapRegistry:
         req: VerifyRequest,
         node: etree._Element,
         op: Operation,
-        first: dict[Any, etree._Element] | None = None,
+        first: dict[Any, etree._Element],
     ) -> VerifyResult:
-        status_path = op.response.item_fields["status"]
-        if first is None:
-            status = self._status(xmlcodec.get(node, status_path))
-        else:
-            status = self._status(xmlcodec.get_in(first, node, status_path))
+        status = self._status(xmlcodec.get_in(first, node, op.response.item_fields["status"]))
         if status == "invalid":
             return VerifyResult(req.ref, False, error_code=errors.MALFORMED_ID)
         if status != "found":

@@ -21,6 +21,8 @@ from typing import Any
 
 from lxml import etree
 
+from adapters.registry import errors
+
 XROAD = "http://x-road.eu/xsd/xroad.xsd"
 XROAD_ID = "http://x-road.eu/xsd/identifiers"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -152,8 +154,6 @@ class AnswerSignature:
 
     def check(self, envelope: etree._Element, now: dt.datetime | None = None) -> None:
         from zeep.exceptions import SignatureVerificationFailed
-
-        from adapters.registry import errors
 
         def refuse(why: str) -> errors.UpstreamProtocolError:
             return errors.protocol(errors.BAD_SIGNATURE, why)

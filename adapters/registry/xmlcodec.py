@@ -241,9 +241,8 @@ class RecordReader:
             level = children.get(tag)
             if level is not None and tag not in seen:
                 seen.add(tag)
-                if level.leaf is not None:
-                    text = child_elem.text
-                    values[level.leaf] = (text.strip() or None) if text else None
+                if level.leaf is not None:  # the usual case, without a call per level
+                    values[level.leaf] = _clean(child_elem.text)
                 else:
                     _read_level(child_elem, level, values)
         return values

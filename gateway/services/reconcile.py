@@ -349,6 +349,7 @@ class _Sql:
         i_then_e = "payment_instruction i JOIN enrollment e ON e.id = i.enrollment_id"
         e_then_i = "JOIN payment_instruction i ON i.enrollment_id = e.id"
         found_from_i = frm(i_then_e, e_then_i)
+        rare_from_i = frm(i_then_e, e_then_i, rare=True)
         last_reason = (
             "(SELECT li.reason_code FROM payment_instruction li WHERE li.enrollment_id = e.id"
             " ORDER BY li.attempt DESC LIMIT 1)"
@@ -362,12 +363,11 @@ class _Sql:
             mtype: MismatchType,
             where: str,
             *extra: tuple[str, str],
-            source: str = found_from_i,
+            source: str | None = None,
             rare: bool = False,
         ) -> str:
             evidence = self.json(("reference", "i.reference"), ("amount", "i.amount"), *extra)
-            if rare and source == found_from_i:
-                source = frm(i_then_e, e_then_i, rare=True)
+            source = source or (rare_from_i if rare else found_from_i)
             return f"""{head} '{mtype}', {ikey}, {ecols}, i.id, {evidence}
                 {source} WHERE {where} {in_scope if rare else scope}"""
 

@@ -108,7 +108,7 @@ class SoapService:
         info.items = len(answer)
         hashed = data + b" " if wrong_request_hash else data
         signer = self.answer_signer if info.wsse_signed else None
-        out = envelope_of(answer, header, ns, request_hash(hashed), signer=signer)
+        out = envelope_of(answer, header, ns, hashed, signer=signer)
         if tamper_answer and signer is not None:  # modified in transit, after the signature
             out = out.replace(b"</soap:Body>", b"<altered/></soap:Body>", 1)
         return out, info, False
@@ -258,7 +258,7 @@ def envelope_of(
     answer: etree._Element,
     request_header: etree._Element | None,
     ns: str = xmlsafe.SOAP11,
-    hashed: str | None = None,
+    request: bytes | None = None,
     *,
     signer: TimestampedSignature | None = None,
 ) -> bytes:
@@ -272,10 +272,10 @@ def envelope_of(
         if echo:
             header = etree.SubElement(env, f"{{{ns}}}Header")
             header.extend(echo)
-            if hashed is not None:
+            if request is not None:  # hashed only when there is an X-Road header to carry it
                 stamp = etree.SubElement(header, f"{{{XROAD_NS}}}requestHash")
                 stamp.set("algorithmId", DEFAULT_HASH)
-                stamp.text = hashed
+                stamp.text = request_hash(request)
     etree.SubElement(env, f"{{{ns}}}Body").append(answer)
     if signer is not None:
         env, _ = signer.apply(env, {})
